@@ -1,0 +1,147 @@
+"""An Airflow connection (or none) -> a dlt destination, its preferred file format, and its write lock."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DUCKDB_ENV = "ANALYTICS_DUCKDB_PATH"
+
+
+@dataclass
+class DestinationTarget:
+    """`lock` serialises the steps that write (or read state from) the destination: one DuckDB file
+    takes one writer at a time, and dlt's merge staging dataset is shared by every task of a dataset."""
+
+    kind: str
+    factory: Callable[[], Any]
+    lock: Callable[[str], contextlib.AbstractContextManager[None]]
+    file_format: str | None = None
+    display: str = ""
+
+
+def default_duckdb_path() -> Path:
+    explicit = os.environ.get(DEFAULT_DUCKDB_ENV)
+    if explicit:
+        return Path(explicit)
+    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    return home / "analytics.duckdb"
+
+
+def resolve_destination(conn_id: str | None) -> DestinationTarget:
+    """No connection: the DuckDB file at `$ANALYTICS_DUCKDB_PATH` (default `$AIRFLOW_HOME/analytics.duckdb`).
+    A `duckdb` connection: its host or `path` extra is the file. A `postgres` connection: that database.
+    Any other type: the dlt destination of that name, with the connection's URI as credentials."""
+    if not conn_id:
+        return _duckdb(default_duckdb_path())
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    kind = (conn.conn_type or "").lower()
+    extras = conn.extra_dejson or {}
+    if kind == "duckdb":
+        path = extras.get("path") or conn.host or (f"/{conn.schema}" if conn.schema else None)
+        if not path:
+            raise ValueError(f"Airflow connection `{conn_id}` (duckdb) needs the file path as host or `path` extra")
+        return _duckdb(Path(path))
+    if kind in ("postgres", "postgresql"):
+        credentials = {
+            "host": conn.host or "127.0.0.1",
+            "port": conn.port or 5432,
+            "username": conn.login or "postgres",
+            "password": conn.password or "",
+            "database": conn.schema or extras.get("database") or "postgres",
+        }
+        return _postgres(credentials, conn_id)
+    return DestinationTarget(
+        kind=kind,
+        factory=lambda: _generic_destination(kind, conn.get_uri(), extras),
+        lock=lambda _key: contextlib.nullcontext(),
+        display=f"{kind} (connection `{conn_id}`)",
+    )
+
+
+def _generic_destination(kind: str, uri: str, extras: dict[str, Any]) -> Any:
+    import dlt
+
+    return dlt.destination(kind, credentials=uri, **extras)
+
+
+def _duckdb(path: Path) -> DestinationTarget:
+    def factory() -> Any:
+        import dlt
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(path))
+
+    return DestinationTarget(
+        kind="duckdb",
+        factory=factory,
+        lock=lambda _key: file_lock(path.with_name(path.name + ".lock")),
+        file_format="jsonl",
+        display=f"duckdb file {path}",
+    )
+
+
+def _postgres(credentials: dict[str, Any], conn_id: str) -> DestinationTarget:
+    def factory() -> Any:
+        import dlt
+
+        return dlt.destinations.postgres(credentials=dict(credentials))
+
+    return DestinationTarget(
+        kind="postgres",
+        factory=factory,
+        lock=lambda key: pg_advisory_lock(credentials, key),
+        display=f"postgres {credentials['host']}:{credentials['port']}/{credentials['database']} "
+        f"(connection `{conn_id}`)",
+    )
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
+    """An exclusive `flock` on `lock_path`, waited for up to `timeout_s`."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"waited {timeout_s:.0f}s for the write lock {lock_path}") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def pg_advisory_lock(credentials: dict[str, Any], key: str) -> Iterator[None]:
+    """A session-level PostgreSQL advisory lock on `key`, held on its own connection."""
+    import psycopg2
+
+    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    conn = psycopg2.connect(
+        host=credentials["host"],
+        port=credentials["port"],
+        user=credentials["username"],
+        password=credentials["password"],
+        dbname=credentials["database"],
+    )
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (lock_id,))
+        yield
+    finally:
+        conn.close()  # closing the session releases the lock

@@ -1,0 +1,246 @@
+"""Compile one spec resource (and, for a child, one batch of parent keys) into a dlt REST API source.
+
+Three shapes, all built on `rest_api_source`:
+- a root resource: one REST resource;
+- an incremental child (pipelines per org): one REST resource per parent key, so each key keeps
+  its own cursor and stops paging on its own once past the window (dlt closes a resource on the
+  first row older than the window only when it has no parent);
+- any other child: a small dlt resource yielding the batch of keys, and the REST resource as its
+  dependent, fetched in parallel; carried key values become columns of the child rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.extract import DltResource, DltSource
+from dlt.sources.rest_api import rest_api_source
+from requests import Session
+
+from analytics_provider.dlt_source.paginators import create_paginator
+from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
+from analytics_provider.hooks.analytics_api import ApiSettings
+from analytics_provider.spec import keys as spec_keys
+from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.window import LoadWindow
+
+KEYS_RESOURCE = "parent_keys"
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class BuiltSource:
+    """The source plus what the operator reads back after the run."""
+
+    source: DltSource
+    stats: RequestStats
+    child_rows: list[dict[str, Any]] = field(default_factory=list)
+    """Projections of loaded rows onto the fields this resource's children bind."""
+    skipped_keys: int = 0
+
+
+def source_name(dataset: str, resource: str) -> str:
+    return f"{dataset}_{resource}"
+
+
+def build_source(
+    spec: Spec,
+    resource: ResourceSpec,
+    *,
+    settings: ApiSettings,
+    session: Session,
+    dataset: str,
+    window: LoadWindow,
+    parent_keys: list[dict[str, Any]] | None = None,
+) -> BuiltSource:
+    stats = RequestStats()
+    built = BuiltSource(source=None, stats=stats)  # type: ignore[arg-type]
+    hook = make_response_hook(resource.name, settings, stats, resource.endpoint.not_found == "empty")
+    client = {
+        "base_url": settings.base_url,
+        "headers": dict(spec.client.headers),
+        "session": session,
+    }
+    if resource.parent is None:
+        entries: list[Any] = [
+            _rest_entry(
+                spec, resource, window, resource.name, resource.endpoint.path, dict(resource.endpoint.params), hook
+            )
+        ]
+    elif resource.incremental is not None:
+        entries = [
+            _rest_entry(spec, resource, window, _key_resource_name(resource, key), *_bound(resource, key), hook)
+            for key in _org_filter(resource, parent_keys or [], settings)
+        ]
+    else:
+        entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
+    source = rest_api_source({"client": client, "resources": entries}, name=source_name(dataset, resource.name))
+    for res in source.resources.values():
+        if res.name == KEYS_RESOURCE:
+            continue
+        _add_steps(spec, resource, res, window, built)
+    built.source = source
+    return built
+
+
+def _rest_entry(
+    spec: Spec,
+    resource: ResourceSpec,
+    window: LoadWindow,
+    name: str,
+    path: str,
+    params: dict[str, Any],
+    hook: Callable[..., Any],
+) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {
+        "path": path,
+        "params": params,
+        "data_selector": resource.endpoint.data_selector or "$",
+        "paginator": create_paginator(resource.endpoint.paginator or spec.client.paginator),
+        "response_actions": [hook],
+    }
+    if resource.incremental is not None:
+        endpoint["incremental"] = _incremental_config(resource, window)
+    entry: dict[str, Any] = {
+        "name": name,
+        "endpoint": endpoint,
+        "primary_key": list(resource.primary_key),
+        "write_disposition": resource.write_disposition,
+        "table_name": resource.table,
+    }
+    if resource.columns:
+        entry["columns"] = resource.columns
+    return entry
+
+
+def _bound(resource: ResourceSpec, key: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    path = _PLACEHOLDER.sub(lambda m: str(key[m.group(1)]), resource.endpoint.path)
+    params = {k: _PLACEHOLDER.sub(lambda m: str(key[m.group(1)]), v) for k, v in resource.endpoint.params.items()}
+    return path, params
+
+
+def _key_resource_name(resource: ResourceSpec, key: dict[str, Any]) -> str:
+    """A stable resource name per parent key: dlt keeps the incremental cursor under it."""
+    ident = "_".join(str(key[name]) for name in sorted(key))
+    return f"{resource.name}__{re.sub(r'[^A-Za-z0-9]+', '_', ident).strip('_').lower()}"
+
+
+def _org_filter(resource: ResourceSpec, parent_keys: list[dict[str, Any]], settings: ApiSettings) -> list[dict]:
+    """Keep only the orgs the connection names, when it names any (matched on any bound value)."""
+    if not settings.org_slugs:
+        return parent_keys
+    wanted = set(settings.org_slugs)
+    return [k for k in parent_keys if wanted & {str(v) for v in k.values()}]
+
+
+def _dependent_entries(
+    spec: Spec,
+    resource: ResourceSpec,
+    window: LoadWindow,
+    parent_keys: list[dict[str, Any]],
+    hook: Callable[..., Any],
+) -> list[Any]:
+    batch = [dict(k) for k in parent_keys]
+
+    @dlt.resource(name=KEYS_RESOURCE, selected=False)
+    def parent_keys_resource() -> Iterable[dict[str, Any]]:
+        yield batch
+
+    def to_dlt_placeholder(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: f"{{resources.{KEYS_RESOURCE}.{m.group(1)}}}", text)
+
+    entry = _rest_entry(
+        spec,
+        resource,
+        window,
+        resource.name,
+        to_dlt_placeholder(resource.endpoint.path),
+        {k: to_dlt_placeholder(v) for k, v in resource.endpoint.params.items()},
+        hook,
+    )
+    entry["include_from_parent"] = list(resource.carry)
+    entry["parallelized"] = True
+    return [parent_keys_resource(), entry]
+
+
+def _add_steps(spec: Spec, resource: ResourceSpec, res: DltResource, window: LoadWindow, built: BuiltSource) -> None:
+    """Carry parent values, parse the cursor before the incremental step, filter the window,
+    and remember what the children will need."""
+    carried = _carry_step(resource, res)
+    if carried is not None:
+        res.add_map(carried)
+    inc = resource.incremental
+    if inc is not None:
+        cursor = inc.cursor_path
+        step_at = next(i for i, s in enumerate(res._pipe.steps) if type(s).__name__ == "IncrementalResourceWrapper")
+        res.add_map(lambda row: _parse_cursor(row, cursor), insert_at=step_at)
+        if window.end is not None and window.start is not None:
+            start = window.start
+            res.add_filter(lambda row: row[cursor] >= start)
+    needed = _fields_children_need(spec, resource)
+    if needed:
+        sink = built.child_rows
+        res.add_map(lambda row: (sink.append({f: row.get(f) for f in needed}), row)[1])
+
+
+def _carry_step(resource: ResourceSpec, res: DltResource) -> Callable[[dict], dict] | None:
+    if not resource.carry:
+        return None
+    if res.name == resource.name and resource.parent is not None and resource.incremental is None:
+        prefix = f"_{KEYS_RESOURCE}_"
+
+        def rename(row: dict[str, Any]) -> dict[str, Any]:
+            for name in resource.carry:
+                if prefix + name in row:
+                    row[name] = row.pop(prefix + name)
+            return row
+
+        return rename
+    return None
+
+
+def _incremental_config(resource: ResourceSpec, window: LoadWindow) -> dict[str, Any]:
+    """dlt incremental settings for the window.
+
+    An explicit window (end given) is stateless: read from `start - lookback` (the paging margin;
+    a filter step then keeps exactly [start, end)) and leave the stored cursor alone. Otherwise
+    the stored cursor minus `lookback` (dlt's `lag`) is the start, or `window.start` on the first run.
+    """
+    inc = resource.incremental
+    assert inc is not None
+    config: dict[str, Any] = {
+        "cursor_path": inc.cursor_path,
+        "row_order": inc.row_order,
+        "range_start": "closed",
+        "range_end": "open",
+    }
+    if window.end is not None:
+        config["initial_value"] = (window.start or window.end) - inc.lookback
+        config["end_value"] = window.end
+    else:
+        config["initial_value"] = window.start
+        if inc.lookback:
+            config["lag"] = inc.lookback.total_seconds()
+    return config
+
+
+def _parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
+    value = row.get(cursor)
+    if isinstance(value, str):
+        row[cursor] = pendulum.parse(value)
+    return row
+
+
+def _fields_children_need(spec: Spec, resource: ResourceSpec) -> list[str]:
+    fields: list[str] = []
+    for child in spec.children(resource.name):
+        for expr in child.bind.values():
+            for name, _ in spec_keys.template_fields(expr):
+                if name not in fields:
+                    fields.append(name)
+    return fields

@@ -1,0 +1,41 @@
+"""Cursor pagination that refuses to loop: a repeated `next_page_token` is an error, not a new page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONResponseCursorPaginator, SinglePagePaginator
+from requests import Response
+
+from analytics_provider.exceptions import AnalyticsApiError
+from analytics_provider.spec.model import PaginatorSpec
+
+
+class GuardedCursorPaginator(JSONResponseCursorPaginator):
+    """dlt's cursor paginator, plus: a token seen before fails the resource instead of re-reading
+    the same pages forever. A null, empty or missing token ends paging, as in dlt."""
+
+    def __init__(self, cursor_path: str, cursor_param: str) -> None:
+        super().__init__(cursor_path=cursor_path, cursor_param=cursor_param)
+        self._seen: set[Any] = set()
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        super().update_state(response, data)
+        token = self._next_reference
+        if token is None:
+            return
+        if token in self._seen:
+            path = response.request.path_url.split("?")[0] if response.request else response.url
+            raise AnalyticsApiError(
+                f"GET {path}: the API returned the page token it already returned before "
+                f"(after {len(self._seen)} pages); stopping instead of reading the same pages again",
+                status=response.status_code,
+                path=path,
+            )
+        self._seen.add(token)
+
+
+def create_paginator(spec: PaginatorSpec) -> BasePaginator:
+    if spec.type == "single_page":
+        return SinglePagePaginator()
+    return GuardedCursorPaginator(cursor_path=spec.cursor_path, cursor_param=spec.cursor_param)

@@ -1,0 +1,85 @@
+"""Response handling shared by every resource: counting, key-free errors, 404-as-empty, one JSON parse."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
+from requests import Response
+from requests.exceptions import JSONDecodeError
+
+from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
+from analytics_provider.hooks.analytics_api import ApiSettings
+
+
+class RequestStats:
+    """Thread-safe counts of responses by status, for the task summary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_status: Counter[int] = Counter()
+        self.not_found_as_empty = 0
+
+    def count(self, status: int) -> None:
+        with self._lock:
+            self.by_status[status] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def make_response_hook(
+    resource: str, settings: ApiSettings, stats: RequestStats, not_found_empty: bool
+) -> Callable[..., Any]:
+    """A `requests` response hook: raises our errors before dlt's (which may print the key)."""
+
+    def hook(response: Response, *args: Any, **kwargs: Any) -> Response:
+        stats.count(response.status_code)
+        path = settings.redact(response.request.path_url if response.request else response.url)
+        if response.status_code == 404 and not_found_empty:
+            with stats._lock:
+                stats.not_found_as_empty += 1
+            raise IgnoreResponseException
+        if response.status_code in (401, 403):
+            raise AnalyticsAuthError(
+                f"Resource `{resource}`: HTTP {response.status_code} for GET {path}: the API refused the key of "
+                f"Airflow connection `{settings.conn_id}`. Fix the connection's API key (sent as "
+                f"{settings.auth_location} `{settings.auth_name}`); retrying will not help.",
+                status=response.status_code,
+                resource=resource,
+                path=path,
+            )
+        if response.status_code >= 400:
+            body = settings.redact(response.text[:300])
+            raise AnalyticsApiError(
+                f"Resource `{resource}`: HTTP {response.status_code} for GET {path} after the configured retries: "
+                f"{body}",
+                status=response.status_code,
+                resource=resource,
+                path=path,
+            )
+        _parse_json_once(response, resource, path, settings)
+        return response
+
+    return hook
+
+
+def _parse_json_once(response: Response, resource: str, path: str, settings: ApiSettings) -> None:
+    """Parse the body now (dlt reads `.json()` twice per page) and fail clearly if it is not JSON."""
+    try:
+        parsed = response.json()
+    except (JSONDecodeError, ValueError):
+        head = settings.redact(response.text[:120])
+        raise AnalyticsApiError(
+            f"Resource `{resource}`: GET {path} answered HTTP {response.status_code} with a body that is not "
+            f"valid JSON ({len(response.content)} bytes, content type "
+            f"`{response.headers.get('Content-Type', '?')}`), starting: {head!r}",
+            status=response.status_code,
+            resource=resource,
+            path=path,
+        ) from None
+    response.json = lambda **_: parsed  # type: ignore[method-assign]

@@ -1,0 +1,153 @@
+"""The hook owns the Airflow connection: base URL, API key, where the key goes, retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from airflow.sdk import BaseHook
+
+from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
+from analytics_provider.get_provider_info import CONN_TYPE
+from analytics_provider.spec.model import ErrorHandlerSpec
+
+DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What a run needs from the connection. `api_key` is kept out of `repr`."""
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    auth_name: str = "api_key"
+    auth_location: str = "header"
+    org_slugs: tuple[str, ...] = ()
+
+    def redact(self, text: str) -> str:
+        """`text` with every occurrence of the key replaced by `***`."""
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+
+def _extra(extras: dict[str, Any], name: str) -> Any:
+    """An extra field as the UI stores it (`name`) or in the older prefixed form."""
+    value = extras.get(name)
+    if value in (None, ""):
+        value = extras.get(f"extra__{CONN_TYPE}__{name}")
+    return None if value == "" else value
+
+
+class AnalyticsApiHook(BaseHook):
+    """Connects to the analytics API with an API key.
+
+    The connection's host is the base URL (`https://circleci.com/api`, or the emulator's
+    `http://127.0.0.1:8089`), its password the API key. Extras: `auth_header` (default
+    `api_key`; the real service reads `Circle-Token`), `auth_location` (`header` or `query`),
+    `org_slugs` (comma-separated; empty means every org of the key).
+
+    :param analytics_conn_id: the Airflow connection id.
+    """
+
+    conn_name_attr = "analytics_conn_id"
+    default_conn_name = "analytics_api_default"
+    conn_type = CONN_TYPE
+    hook_name = "Analytics API"
+
+    def __init__(self, analytics_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.analytics_conn_id = analytics_conn_id
+        self._settings: ApiSettings | None = None
+
+    def get_settings(self) -> ApiSettings:
+        if self._settings is None:
+            conn = self.get_connection(self.analytics_conn_id)
+            host = (conn.host or "").strip()
+            if not host:
+                raise AnalyticsApiError(
+                    f"Airflow connection `{self.analytics_conn_id}` has no host: set it to the API's base URL, "
+                    "e.g. https://circleci.com/api"
+                )
+            if "://" not in host:
+                host = f"{conn.schema or 'https'}://{host}"
+                if conn.port:
+                    host = f"{host}:{conn.port}"
+            extras = conn.extra_dejson or {}
+            location = _extra(extras, "auth_location") or "header"
+            if location not in ("header", "query"):
+                raise AnalyticsApiError(
+                    f"Airflow connection `{self.analytics_conn_id}`: extra `auth_location` must be "
+                    f"`header` or `query`, got `{location}`"
+                )
+            slugs = _extra(extras, "org_slugs") or ""
+            if isinstance(slugs, str):
+                slugs = [s.strip() for s in slugs.split(",")]
+            self._settings = ApiSettings(
+                conn_id=self.analytics_conn_id,
+                base_url=host.rstrip("/"),
+                api_key=conn.password or "",
+                auth_name=_extra(extras, "auth_header") or "api_key",
+                auth_location=location,
+                org_slugs=tuple(s for s in slugs if s),
+            )
+        return self._settings
+
+    def get_conn(self, error_handler: ErrorHandlerSpec | None = None) -> requests.Session:
+        """A session that sends the key and retries per `error_handler` (429 honours Retry-After)."""
+        from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
+
+        eh = error_handler or ErrorHandlerSpec()
+        settings = self.get_settings()
+        client = Client(
+            request_timeout=DEFAULT_TIMEOUT,
+            raise_for_status=False,
+            status_codes=eh.retry_on_status_codes,
+            request_max_attempts=eh.max_attempts,
+            request_backoff_factor=eh.backoff_factor,
+            request_max_retry_delay=eh.max_retry_delay,
+        )
+        session = client.session
+        if settings.api_key:
+            if settings.auth_location == "header":
+                session.headers[settings.auth_name] = settings.api_key
+            else:
+                session.params = {settings.auth_name: settings.api_key}
+        return session
+
+    def check_response(self, response: requests.Response, what: str) -> None:
+        """Raise a key-free error for a failed response; 401/403 name the connection to fix."""
+        if response.ok:
+            return
+        settings = self.get_settings()
+        url = settings.redact(response.url)
+        if response.status_code in (401, 403):
+            raise AnalyticsAuthError(
+                f"{what}: the API refused the key of Airflow connection `{settings.conn_id}` "
+                f"(HTTP {response.status_code} from {url}). Fix the connection's API key "
+                f"(sent as {settings.auth_location} `{settings.auth_name}`).",
+                status=response.status_code,
+            )
+        body = settings.redact(response.text[:300])
+        raise AnalyticsApiError(
+            f"{what}: HTTP {response.status_code} from GET {url}: {body}", status=response.status_code
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Call `/v2/me` once; report who the key belongs to or why it failed."""
+        try:
+            settings = self.get_settings()
+            session = self.get_conn(ErrorHandlerSpec(retry_on_status_codes=(), max_retries=0))
+            response = session.get(f"{settings.base_url}/v2/me", headers={"Accept": "application/json"})
+            self.check_response(response, f"Connection test of `{settings.conn_id}`")
+            login = response.json().get("login", "?")
+            return True, f"Connected to {settings.base_url} as `{login}`."
+        except AnalyticsApiError as exc:
+            return False, str(exc)
+        except requests.RequestException as exc:
+            settings = self.get_settings()
+            return False, settings.redact(
+                f"Connection test of `{settings.conn_id}`: cannot reach {settings.base_url}: {type(exc).__name__}"
+            )
+        except ValueError:
+            return False, f"Connection test of `{self.analytics_conn_id}`: /v2/me did not answer JSON."

@@ -1,0 +1,236 @@
+"""The load operator: one spec resource (optionally one batch of parent keys) through dlt into a destination."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
+from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
+from analytics_provider.spec.loader import load_spec
+from analytics_provider.spec.model import ResourceSpec, Spec
+
+
+class AnalyticsLoadOperator(BaseOperator):
+    """Load one resource of the analytics API with dlt and merge it into the destination.
+
+    For an incremental resource the window comes from, in order: `start`/`end` (explicit, stateless:
+    the stored cursor is left alone), a backfill run's data interval (stateless), or the stored dlt
+    cursor (scheduled and manual runs; the data interval start seeds the first run).
+
+    Returns a small summary for XCom: rows per table, load ids, requests made, the window, and for
+    a parent the keys each child resource needs (`keys[<child>]`).
+
+    :param resource: name of the resource in the spec.
+    :param parent_keys: for a child resource, the batch of parent keys to load (dicts of the
+        child's `bind` names); usually mapped from the upstream task's output.
+    :param spec_path: a spec YAML; the provider's shipped spec by default.
+    :param analytics_conn_id: Airflow connection of type `analytics_api`.
+    :param destination_conn_id: Airflow connection of the destination (`postgres`, `duckdb`, or a
+        dlt destination name as type); None means the default DuckDB file.
+    :param dataset_name: dataset (schema) the tables are written to.
+    :param start: explicit window start (ISO 8601), templated.
+    :param end: explicit window end (ISO 8601), templated.
+    :param loader_file_format: dlt file format; by default the fastest the destination takes.
+    """
+
+    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys")
+    ui_color = "#d9ecff"
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        parent_keys: list[dict[str, Any]] | None = None,
+        spec_path: str | None = None,
+        analytics_conn_id: str = AnalyticsApiHook.default_conn_name,
+        destination_conn_id: str | None = None,
+        dataset_name: str = "analytics",
+        start: str | None = None,
+        end: str | None = None,
+        loader_file_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.resource = resource
+        self.parent_keys = parent_keys
+        self.spec_path = spec_path
+        self.analytics_conn_id = analytics_conn_id
+        self.destination_conn_id = destination_conn_id
+        self.dataset_name = dataset_name
+        self.start = start
+        self.end = end
+        self.loader_file_format = loader_file_format
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from analytics_provider.dlt_runtime import configure_dlt_environment
+
+        configure_dlt_environment()
+        spec = load_spec(self.spec_path)
+        resource = spec.resource(self.resource)
+        hook = AnalyticsApiHook(self.analytics_conn_id)
+        settings = hook.get_settings()
+        _mask(settings)
+        try:
+            return self._run(context, spec, resource, hook, settings)
+        except AnalyticsAuthError as exc:
+            raise AirflowFailException(str(exc)) from None
+        except AnalyticsApiError:
+            raise
+        except Exception as exc:
+            api_error = _find_api_error(exc)
+            if isinstance(api_error, AnalyticsAuthError):
+                raise AirflowFailException(str(api_error)) from None
+            if api_error is not None:
+                raise AnalyticsApiError(str(api_error), status=api_error.status, resource=resource.name) from None
+            raise RuntimeError(
+                settings.redact(f"Resource `{resource.name}` failed: {type(exc).__name__}: {_root_message(exc)}")
+            ) from None
+
+    def _run(
+        self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
+    ) -> dict[str, Any]:
+        import dlt
+
+        from analytics_provider.destinations import resolve_destination
+        from analytics_provider.dlt_runtime import route_dlt_logging
+        from analytics_provider.dlt_source.builder import build_source
+        from analytics_provider.spec.keys import child_keys
+        from analytics_provider.window import resolve_window
+
+        route_dlt_logging()
+        initial = resource.incremental.initial_lookback if resource.incremental else None
+        window = resolve_window(
+            context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
+        )
+        target = resolve_destination(self.destination_conn_id)
+        if resource.parent is not None and not self.parent_keys:
+            self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
+            return self._summary(resource, window, {}, [], 0, {}, 0)
+        self.log.info(
+            "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
+            resource.name,
+            resource.endpoint.path,
+            f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
+            target.display,
+            self.dataset_name,
+            window.describe() if resource.incremental else "n/a (full read)",
+        )
+        session = hook.get_conn(spec.client.error_handler)
+        built = build_source(
+            spec,
+            resource,
+            settings=settings,
+            session=session,
+            dataset=self.dataset_name,
+            window=window,
+            parent_keys=self.parent_keys,
+        )
+        pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
+        lock_key = f"{target.display}/{self.dataset_name}"
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name,
+                destination=target.factory(),
+                dataset_name=self.dataset_name,
+                pipelines_dir=workdir,
+            )
+            with target.lock(lock_key):
+                pipeline.sync_destination()
+            pipeline.extract(built.source)
+            extracted = time.monotonic()
+            self.log.info("Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, extracted - started)
+            pipeline.normalize(loader_file_format=self.loader_file_format or target.file_format)
+            rows = {
+                table: count
+                for table, count in (pipeline.last_trace.last_normalize_info.row_counts or {}).items()
+                if not table.startswith("_dlt")
+            }
+            with target.lock(lock_key):
+                load_info = pipeline.load()
+            load_ids = list(load_info.loads_ids)
+        self.log.info(
+            "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
+            resource.name,
+            rows or "{}",
+            ",".join(load_ids) or "-",
+            built.stats.total,
+            dict(built.stats.by_status),
+            time.monotonic() - started,
+        )
+        keys: dict[str, list[dict[str, Any]]] = {}
+        skipped: dict[str, int] = {}
+        for child in spec.children(resource.name):
+            keys[child.name], skipped[child.name] = child_keys(child.bind, built.child_rows)
+            if skipped[child.name]:
+                self.log.info(
+                    "%d `%s` rows lack a value `%s` binds (%s): not parents of `%s`",
+                    skipped[child.name],
+                    resource.name,
+                    child.name,
+                    ", ".join(child.bind.values()),
+                    child.name,
+                )
+        return self._summary(resource, window, rows, load_ids, built.stats.total, keys, built.stats.not_found_as_empty)
+
+    def _summary(
+        self,
+        resource: ResourceSpec,
+        window: Any,
+        rows: dict[str, int],
+        load_ids: list[str],
+        requests_made: int,
+        keys: dict[str, list[dict[str, Any]]],
+        not_found_as_empty: int,
+    ) -> dict[str, Any]:
+        return {
+            "resource": resource.name,
+            "rows": rows,
+            "load_ids": load_ids,
+            "requests": requests_made,
+            "not_found_as_empty": not_found_as_empty,
+            "window": window.to_dict() if resource.incremental else None,
+            "parent_keys": len(self.parent_keys or []),
+            "keys": keys,
+        }
+
+
+def _mask(settings: ApiSettings) -> None:
+    if not settings.api_key:
+        return
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(settings.api_key)
+    except ImportError:  # pragma: no cover - older task SDKs
+        pass
+
+
+def _find_api_error(exc: BaseException) -> AnalyticsApiError | None:
+    """dlt wraps errors raised while extracting (PipelineStepFailed -> ResourceExtractionError -> ours)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, AnalyticsApiError):
+            return current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
+    return None
+
+
+def _root_message(exc: BaseException) -> str:
+    current: BaseException = exc
+    while True:
+        nxt = getattr(current, "exception", None) or current.__cause__
+        if not isinstance(nxt, BaseException) or nxt is current:
+            return str(current)[:500]
+        current = nxt

@@ -1,0 +1,314 @@
+"""Load and validate a resource spec YAML into the typed `Spec`.
+
+Validation is whole and strict: unknown keys, placeholders with no source, unknown paginator
+types, parents that do not exist and cycles all fail here, with the file and the key path named.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analytics_provider.exceptions import SpecError
+from analytics_provider.spec import keys
+from analytics_provider.spec.model import (
+    AuthSpec,
+    ClientSpec,
+    DagSpec,
+    EndpointSpec,
+    ErrorHandlerSpec,
+    IncrementalSpec,
+    PaginatorSpec,
+    ResourceSpec,
+    Spec,
+)
+
+DEFAULT_SPEC = Path(__file__).with_name("analytics_api.yaml")
+
+_TOP_KEYS = {"version", "client", "resource_defaults", "resources", "dags"}
+_CLIENT_KEYS = {"base_url", "headers", "auth", "paginator", "error_handler"}
+_AUTH_KEYS = {"type", "name", "location"}
+_PAGINATOR_TYPES = {"cursor": {"type", "cursor_param", "cursor_path"}, "single_page": {"type"}}
+_ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor", "max_retry_delay"}
+_RESOURCE_KEYS = {
+    "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
+    "carry", "incremental", "columns", "table_name", "batch_size",
+}  # fmt: skip
+_ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
+_INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
+_DAG_KEYS = {"dag_id", "description", "schedule", "resources"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Ctx:
+    """Carries the file name so every error names it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str) -> SpecError:
+        return SpecError(self.source, path, message)
+
+    def mapping(self, value: Any, path: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise self.fail(path, f"unknown key(s) {_ticks(unknown)}; allowed: {_ticks(sorted(allowed))}")
+        missing = sorted(required - set(value))
+        if missing:
+            raise self.fail(path, f"missing required key(s) {_ticks(missing)}")
+        return dict(value)
+
+    def typed(self, value: Any, path: str, kind: type | tuple[type, ...], what: str) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self.fail(path, f"expected {what}, got {value!r}")
+        return value
+
+
+def _ticks(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`90s`, `30m`, `1h`, `7d` or a number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like `30m`, `1h` or `7d`, got {value!r}")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+@lru_cache(maxsize=16)
+def load_spec(path: str | Path | None = None) -> Spec:
+    """Load, validate and cache the spec at `path` (the shipped spec by default)."""
+    file = Path(path) if path else DEFAULT_SPEC
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(str(file), "<file>", f"cannot read the spec: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(str(file), "<file>", f"not valid YAML: {exc}") from None
+    return parse_spec(raw, source=str(file))
+
+
+def parse_spec(raw: Any, source: str = "<spec>") -> Spec:
+    """Validate a spec given as parsed YAML. The input is not modified."""
+    ctx = _Ctx(source)
+    top = ctx.mapping(copy.deepcopy(raw), "<root>", _TOP_KEYS, {"client", "resources"})
+    if top.get("version", 1) != 1:
+        raise ctx.fail("version", f"unsupported version {top['version']!r}; this provider reads version 1")
+    client = _client(ctx, top["client"])
+    defaults = ctx.mapping(top.get("resource_defaults") or {}, "resource_defaults", _RESOURCE_KEYS - {"name"})
+    items = ctx.typed(top["resources"], "resources", list, "a list of resources")
+    resources: dict[str, ResourceSpec] = {}
+    for i, item in enumerate(items):
+        merged = {**defaults, **ctx.mapping(item, f"resources[{i}]", _RESOURCE_KEYS, {"name", "endpoint"})}
+        resource = _resource(ctx, merged, f"resources[{i}]", client)
+        if resource.name in resources:
+            raise ctx.fail(f"resources[{i}].name", f"duplicate resource name `{resource.name}`")
+        resources[resource.name] = resource
+    _check_graph(ctx, resources)
+    dags = _dags(ctx, top.get("dags") or [], resources)
+    return Spec(source_file=Path(source), client=client, resources=resources, dags=dags)
+
+
+def _client(ctx: _Ctx, raw: Any) -> ClientSpec:
+    c = ctx.mapping(raw, "client", _CLIENT_KEYS, {"base_url"})
+    auth = ctx.mapping(c.get("auth") or {}, "client.auth", _AUTH_KEYS)
+    if auth.get("type", "api_key") != "api_key":
+        raise ctx.fail("client.auth.type", f"unknown auth type `{auth['type']}`; allowed: `api_key`")
+    location = auth.get("location", "header")
+    if location not in ("header", "query"):
+        raise ctx.fail("client.auth.location", f"expected `header` or `query`, got `{location}`")
+    eh = ctx.mapping(c.get("error_handler") or {}, "client.error_handler", _ERROR_HANDLER_KEYS)
+    codes = eh.get("retry_on_status_codes", [429])
+    if not isinstance(codes, list) or not all(isinstance(x, int) and 400 <= x < 600 for x in codes):
+        raise ctx.fail("client.error_handler.retry_on_status_codes", f"expected HTTP status codes, got {codes!r}")
+    retries = eh.get("max_retries", 3)
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 20:
+        raise ctx.fail("client.error_handler.max_retries", f"expected an integer 0..20, got {retries!r}")
+    factor = ctx.typed(eh.get("backoff_factor", 2), "client.error_handler.backoff_factor", (int, float), "a number")
+    max_delay = ctx.typed(
+        eh.get("max_retry_delay", 60), "client.error_handler.max_retry_delay", (int, float), "seconds"
+    )
+    headers = ctx.typed(c.get("headers") or {}, "client.headers", dict, "a mapping of header names to values")
+    return ClientSpec(
+        base_url=ctx.typed(c["base_url"], "client.base_url", str, "a URL"),
+        headers={str(k): str(v) for k, v in headers.items()},
+        auth=AuthSpec(name=str(auth.get("name", "api_key")), location=location),
+        paginator=_paginator(ctx, c.get("paginator") or {"type": "cursor"}, "client.paginator"),
+        error_handler=ErrorHandlerSpec(tuple(codes), retries, float(factor), float(max_delay)),
+    )
+
+
+def _paginator(ctx: _Ctx, raw: Any, path: str) -> PaginatorSpec:
+    if not isinstance(raw, Mapping) or "type" not in raw:
+        raise ctx.fail(path, "expected a mapping with a `type`")
+    kind = raw["type"]
+    if kind not in _PAGINATOR_TYPES:
+        raise ctx.fail(f"{path}.type", f"unknown paginator type `{kind}`; allowed: {_ticks(sorted(_PAGINATOR_TYPES))}")
+    p = ctx.mapping(raw, path, _PAGINATOR_TYPES[kind])
+    return PaginatorSpec(**p)
+
+
+def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> ResourceSpec:
+    name = r["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ctx.fail(f"{path}.name", f"expected a lower-case identifier, got {name!r}")
+    path = f"{path} (`{name}`)"
+    endpoint = _endpoint(ctx, r["endpoint"], f"{path}.endpoint")
+    pk = r.get("primary_key", "id")
+    pk_tuple = (pk,) if isinstance(pk, str) else tuple(pk) if isinstance(pk, list) else None
+    if not pk_tuple or not all(isinstance(k, str) and k for k in pk_tuple):
+        raise ctx.fail(f"{path}.primary_key", f"expected a column name or a list of them, got {pk!r}")
+    disposition = r.get("write_disposition", "merge")
+    if disposition not in ("merge", "append", "replace"):
+        raise ctx.fail(f"{path}.write_disposition", f"expected `merge`, `append` or `replace`, got `{disposition}`")
+    bind = {str(k): str(v) for k, v in ctx.typed(r.get("bind") or {}, f"{path}.bind", dict, "a mapping").items()}
+    parent = r.get("parent")
+    if bind and not parent:
+        raise ctx.fail(f"{path}.bind", "`bind` needs a `parent` resource to take the values from")
+    for placeholder, expr in bind.items():
+        for field_name, filt in keys.template_fields(expr):
+            if filt and filt not in keys.FILTERS:
+                raise ctx.fail(
+                    f"{path}.bind.{placeholder}",
+                    f"unknown filter `{filt}` on `{field_name}`; allowed: {_ticks(sorted(keys.FILTERS))}",
+                )
+    unbound = sorted(endpoint.placeholders() - set(bind))
+    if unbound:
+        where = f"parent `{parent}`" if parent else "no parent"
+        raise ctx.fail(
+            f"{path}.endpoint",
+            f"placeholder(s) {_ticks(unbound)} have no source ({where}); add them to `bind` with the "
+            "parent field that supplies them",
+        )
+    unused = sorted(set(bind) - endpoint.placeholders())
+    if unused:
+        raise ctx.fail(f"{path}.bind", f"{_ticks(unused)} bound but not used in the endpoint path or params")
+    carry = tuple(ctx.typed(r.get("carry") or [], f"{path}.carry", list, "a list of bound placeholders"))
+    not_bound = sorted(set(carry) - set(bind))
+    if not_bound:
+        raise ctx.fail(f"{path}.carry", f"{_ticks(not_bound)} not in `bind`; only bound values can be carried")
+    batch_size = r.get("batch_size", 200)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ctx.fail(f"{path}.batch_size", f"expected a positive integer, got {batch_size!r}")
+    columns = ctx.typed(r.get("columns") or {}, f"{path}.columns", dict, "a mapping of column hints")
+    return ResourceSpec(
+        name=name,
+        endpoint=endpoint,
+        primary_key=pk_tuple,
+        write_disposition=disposition,
+        description=str(r.get("description", "")).strip(),
+        parent=parent,
+        bind=bind,
+        carry=carry,
+        incremental=_incremental(ctx, r.get("incremental"), f"{path}.incremental"),
+        columns=columns,
+        table_name=r.get("table_name"),
+        batch_size=batch_size,
+    )
+
+
+def _endpoint(ctx: _Ctx, raw: Any, path: str) -> EndpointSpec:
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    e = ctx.mapping(raw, path, _ENDPOINT_KEYS, {"path"})
+    url_path = ctx.typed(e["path"], f"{path}.path", str, "a path like `/v2/pipeline`")
+    if not url_path.startswith("/"):
+        raise ctx.fail(f"{path}.path", f"expected a path starting with `/`, got `{url_path}`")
+    params = ctx.typed(e.get("params") or {}, f"{path}.params", dict, "a mapping of query params")
+    selector = e.get("data_selector")
+    if selector == [] or selector in ("$", None):
+        selector = None  # the seed's `[]`: the whole response
+    elif not isinstance(selector, str):
+        raise ctx.fail(f"{path}.data_selector", f"expected a JSONPath string or `[]`, got {selector!r}")
+    not_found = e.get("not_found", "fail")
+    if not_found not in ("fail", "empty"):
+        raise ctx.fail(f"{path}.not_found", f"expected `fail` or `empty`, got `{not_found}`")
+    paginator = _paginator(ctx, e["paginator"], f"{path}.paginator") if "paginator" in e else None
+    return EndpointSpec(
+        path=url_path,
+        params={str(k): str(v) for k, v in params.items()},
+        data_selector=selector,
+        not_found=not_found,
+        paginator=paginator,
+    )
+
+
+def _incremental(ctx: _Ctx, raw: Any, path: str) -> IncrementalSpec | None:
+    if raw is None:
+        return None
+    i = ctx.mapping(raw, path, _INCREMENTAL_KEYS, {"cursor_path"})
+    if i.get("row_order") not in (None, "asc", "desc"):
+        raise ctx.fail(f"{path}.row_order", f"expected `asc` or `desc`, got `{i['row_order']}`")
+    durations = {}
+    for key in ("lookback", "initial_lookback"):
+        if key in i:
+            try:
+                durations[key] = parse_duration(i[key])
+            except ValueError as exc:
+                raise ctx.fail(f"{path}.{key}", str(exc)) from None
+    return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
+
+
+def _check_graph(ctx: _Ctx, resources: dict[str, ResourceSpec]) -> None:
+    names = list(resources)
+    for i, r in enumerate(resources.values()):
+        if r.parent is not None and r.parent not in resources:
+            raise ctx.fail(
+                f"resources[{i}] (`{r.name}`).parent",
+                f"unknown resource `{r.parent}`; known: {_ticks(sorted(names))}",
+            )
+    for r in resources.values():
+        chain, node = [r.name], r.parent
+        while node is not None:
+            if node in chain:
+                cycle = " -> ".join([*chain[chain.index(node) :], node])
+                raise ctx.fail(f"resources[{names.index(r.name)}] (`{r.name}`).parent", f"cycle: {cycle}")
+            chain.append(node)
+            node = resources[node].parent
+
+
+def _dags(ctx: _Ctx, raw: Any, resources: dict[str, ResourceSpec]) -> tuple[DagSpec, ...]:
+    items = ctx.typed(raw, "dags", list, "a list of DAGs")
+    dags: list[DagSpec] = []
+    owner: dict[str, str] = {}
+    for i, item in enumerate(items):
+        d = ctx.mapping(item, f"dags[{i}]", _DAG_KEYS, {"dag_id", "schedule", "resources"})
+        dag_id = d["dag_id"]
+        if not isinstance(dag_id, str) or not re.match(r"^[A-Za-z0-9_.-]+$", dag_id):
+            raise ctx.fail(f"dags[{i}].dag_id", f"expected letters, digits, `_`, `.` or `-`, got {dag_id!r}")
+        for name in d["resources"]:
+            if name not in resources:
+                raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"unknown resource `{name}`")
+            if name in owner:
+                raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"`{name}` is already in `{owner[name]}`")
+            owner[name] = dag_id
+        for name in d["resources"]:
+            parent = resources[name].parent
+            if parent is not None and parent not in d["resources"]:
+                raise ctx.fail(
+                    f"dags[{i}] (`{dag_id}`).resources",
+                    f"`{name}` needs its parent `{parent}` in the same DAG to get its keys",
+                )
+        dags.append(
+            DagSpec(
+                dag_id=dag_id,
+                schedule=str(d["schedule"]),
+                resources=tuple(d["resources"]),
+                description=str(d.get("description", "")).strip(),
+            )
+        )
+    return tuple(dags)

@@ -1,0 +1,131 @@
+"""The typed resource spec: what the YAML says, after validation.
+
+Everything here is plain data (frozen dataclasses of str, int, tuples and dicts), cheap to build at
+DAG-parse time and importing neither dlt nor requests.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+WriteDisposition = Literal["merge", "append", "replace"]
+AuthLocation = Literal["header", "query"]
+NotFound = Literal["fail", "empty"]
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    name: str = "api_key"
+    location: AuthLocation = "header"
+
+
+@dataclass(frozen=True)
+class PaginatorSpec:
+    """`cursor`: the next page's token is read at `cursor_path` and sent as `cursor_param`."""
+
+    type: Literal["cursor", "single_page"] = "cursor"
+    cursor_param: str = "page-token"
+    cursor_path: str = "next_page_token"
+
+
+@dataclass(frozen=True)
+class ErrorHandlerSpec:
+    retry_on_status_codes: tuple[int, ...] = (429,)
+    max_retries: int = 3
+    backoff_factor: float = 2.0
+    max_retry_delay: float = 60.0
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts including the first one: 3 retries are 4 attempts."""
+        return self.max_retries + 1
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    base_url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: AuthSpec = AuthSpec()
+    paginator: PaginatorSpec = PaginatorSpec()
+    error_handler: ErrorHandlerSpec = ErrorHandlerSpec()
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    data_selector: str | None = None
+    """JSONPath of the records; None (the seed's `[]`) means the whole response."""
+    not_found: NotFound = "fail"
+    paginator: PaginatorSpec | None = None
+    """None inherits the client's paginator."""
+
+    def placeholders(self) -> set[str]:
+        """Names of the `{placeholders}` in the path and the param values."""
+        names: set[str] = set()
+        for text in (self.path, *self.params.values()):
+            names.update(f for _, f, _, _ in string.Formatter().parse(text) if f)
+        return names
+
+
+@dataclass(frozen=True)
+class IncrementalSpec:
+    cursor_path: str
+    row_order: Literal["asc", "desc"] | None = None
+    lookback: timedelta = timedelta(0)
+    initial_lookback: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    name: str
+    endpoint: EndpointSpec
+    primary_key: tuple[str, ...]
+    write_disposition: WriteDisposition = "merge"
+    description: str = ""
+    parent: str | None = None
+    bind: dict[str, str] = field(default_factory=dict)
+    """Placeholder -> parent field name, or a template of parent fields (`{a|filter}/{b}`)."""
+    carry: tuple[str, ...] = ()
+    """Bound placeholders written into each child row as columns of the same name."""
+    incremental: IncrementalSpec | None = None
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    table_name: str | None = None
+    batch_size: int = 200
+
+    @property
+    def table(self) -> str:
+        return self.table_name or self.name
+
+
+@dataclass(frozen=True)
+class DagSpec:
+    dag_id: str
+    schedule: str
+    resources: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    source_file: Path
+    client: ClientSpec
+    resources: dict[str, ResourceSpec]
+    dags: tuple[DagSpec, ...] = ()
+
+    def resource(self, name: str) -> ResourceSpec:
+        try:
+            return self.resources[name]
+        except KeyError:
+            known = ", ".join(sorted(self.resources))
+            raise KeyError(f"{self.source_file}: no resource `{name}`; known: {known}") from None
+
+    def children(self, name: str) -> list[ResourceSpec]:
+        return [r for r in self.resources.values() if r.parent == name]
+
+    def dag_of(self, name: str) -> DagSpec | None:
+        return next((d for d in self.dags if name in d.resources), None)
