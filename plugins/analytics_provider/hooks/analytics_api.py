@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from airflow.sdk import BaseHook
 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.get_provider_info import CONN_TYPE
 from analytics_provider.spec.model import ErrorHandlerSpec
+
+if TYPE_CHECKING:  # requests and dlt are imported when a task runs, not when a DAG file is parsed
+    import requests
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 
@@ -135,6 +137,8 @@ class AnalyticsApiHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Call `/v2/me` once; report who the key belongs to or why it failed."""
+        import requests
+
         try:
             settings = self.get_settings()
             session = self.get_conn(ErrorHandlerSpec(retry_on_status_codes=(), max_retries=0))

@@ -1,0 +1,27 @@
+"""Turn the keys a parent task returned into batches for its child's mapped load tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def plan_batches(parent_output: Any, child: str, batch_size: int = 0) -> list[list[dict[str, Any]]]:
+    """Collect `keys[child]` from the parent's output (one summary, or one per mapped parent task),
+    drop duplicates, and cut them into batches of `batch_size` (0: one batch with every key).
+    An empty result makes Airflow skip the mapped child instead of failing the run."""
+    outputs: Iterable[Any] = [parent_output] if isinstance(parent_output, Mapping) else (parent_output or [])
+    seen: set[tuple[tuple[str, Any], ...]] = set()
+    keys: list[dict[str, Any]] = []
+    for output in outputs:
+        if not isinstance(output, Mapping):
+            continue
+        for key in (output.get("keys") or {}).get(child, []):
+            ident = tuple(sorted(key.items()))
+            if ident not in seen:
+                seen.add(ident)
+                keys.append(dict(key))
+    if not keys:
+        return []
+    size = batch_size if batch_size > 0 else len(keys)
+    return [keys[i : i + size] for i in range(0, len(keys), size)]

@@ -1,0 +1,185 @@
+"""Spec -> Airflow DAGs. Rendering only: imports neither dlt nor requests, touches no network.
+
+Each spec DAG becomes one Airflow DAG with one load task per resource. A child resource hangs
+under its parent through a small `plan_<child>` task that turns the parent's keys into batches,
+and the child's load task is mapped over those batches (dynamic task mapping): one mapped task
+per batch, so a day with thousands of parents stays far below `max_map_length` and each task's
+start-up cost is paid per batch. An incremental child (pipelines per org) gets one batch holding
+every key, because its cursor state must have a single writer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import DAG, Asset, Param, task
+
+from analytics_provider.batching import plan_batches
+from analytics_provider.operators.load import AnalyticsLoadOperator
+from analytics_provider.spec.loader import load_spec
+from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
+
+PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+}
+DEFAULT_POOL = "analytics_api"
+
+
+@dataclass(frozen=True)
+class FactoryConfig:
+    """Deployment settings, from `ANALYTICS_*` environment variables by default."""
+
+    spec_path: str | None = None
+    analytics_conn_id: str = "analytics_api_default"
+    destination_conn_id: str | None = None
+    dataset_name: str = "analytics"
+    pool: str | None = DEFAULT_POOL
+    retries: int = 2
+    retry_delay: timedelta = timedelta(minutes=1)
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    tags: tuple[str, ...] = ("analytics", "dlt")
+
+    @classmethod
+    def from_env(cls) -> FactoryConfig:
+        env = os.environ
+        return cls(
+            spec_path=env.get("ANALYTICS_SPEC_PATH") or None,
+            analytics_conn_id=env.get("ANALYTICS_CONN_ID", "analytics_api_default"),
+            destination_conn_id=env.get("ANALYTICS_DESTINATION_CONN_ID") or None,
+            dataset_name=env.get("ANALYTICS_DATASET", "analytics"),
+            pool=env.get("ANALYTICS_POOL", DEFAULT_POOL) or None,
+            retries=int(env.get("ANALYTICS_TASK_RETRIES", "2")),
+            retry_delay=timedelta(seconds=float(env.get("ANALYTICS_RETRY_DELAY_SECONDS", "60"))),
+        )
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One load task: which resource, which upstream supplies its keys, how keys are batched."""
+
+    resource: str
+    table: str
+    parent: str | None = None
+    batch_size: int | None = None
+    """None: not mapped (a root). 0: one batch with every key (incremental child)."""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    dag_id: str
+    schedule: str
+    description: str
+    tasks: tuple[TaskPlan, ...] = field(default_factory=tuple)
+
+
+def render_plans(spec: Spec) -> list[DagPlan]:
+    """Plain plans (testable without Airflow): tasks in an order where parents come first."""
+    plans = []
+    for dag in spec.dags:
+        ordered = _parents_first(spec, dag)
+        tasks = tuple(_task_plan(spec.resource(name)) for name in ordered)
+        plans.append(DagPlan(dag.dag_id, dag.schedule, dag.description, tasks))
+    return plans
+
+
+def _task_plan(resource: ResourceSpec) -> TaskPlan:
+    if resource.parent is None:
+        batch = None
+    elif resource.incremental is not None:
+        batch = 0
+    else:
+        batch = resource.batch_size
+    return TaskPlan(resource.name, resource.table, resource.parent, batch, resource.description)
+
+
+def _parents_first(spec: Spec, dag: DagSpec) -> list[str]:
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        parent = spec.resource(name).parent
+        if parent is not None and parent not in ordered:
+            visit(parent)
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in dag.resources:
+        visit(name)
+    return ordered
+
+
+def timetable_for(schedule: str) -> Any:
+    """A timetable with real data intervals (a bare cron string would give zero-length ones)."""
+    from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
+
+    if schedule.startswith("every "):  # e.g. "every 15m"
+        from analytics_provider.spec.loader import parse_duration
+
+        return DeltaDataIntervalTimetable(parse_duration(schedule.removeprefix("every ")))
+    return CronDataIntervalTimetable(PRESETS.get(schedule, schedule), timezone="UTC")
+
+
+def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
+    doc = [f"### {plan.dag_id}", plan.description, "", "| task | loads table | keys from |", "|---|---|---|"]
+    doc += [f"| `{t.resource}` | `{config.dataset_name}.{t.table}` | {t.parent or 'schedule'} |" for t in plan.tasks]
+    with DAG(
+        dag_id=plan.dag_id,
+        schedule=timetable_for(plan.schedule),
+        start_date=config.start_date,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(config.tags),
+        doc_md="\n".join(doc),
+        description=plan.description[:200] or None,
+        default_args={"retries": config.retries, "retry_delay": config.retry_delay},
+        params={
+            "start": Param(
+                None,
+                type=["null", "string"],
+                description="Window start (ISO 8601). With `end`: load exactly [start, end) and leave the "
+                "stored cursor alone. Empty: continue from the stored cursor.",
+            ),
+            "end": Param(None, type=["null", "string"], description="Window end (ISO 8601); default now."),
+        },
+    ) as dag:
+        loads: dict[str, Any] = {}
+        for t in plan.tasks:
+            common = {
+                "task_id": t.resource,
+                "resource": t.resource,
+                "spec_path": config.spec_path,
+                "analytics_conn_id": config.analytics_conn_id,
+                "destination_conn_id": config.destination_conn_id,
+                "dataset_name": config.dataset_name,
+                "start": "{{ params.start or '' }}",
+                "end": "{{ params.end or '' }}",
+                "outlets": [
+                    Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")
+                ],
+                "doc_md": t.doc or None,
+                **({"pool": config.pool} if config.pool else {}),
+            }
+            if t.parent is None:
+                loads[t.resource] = AnalyticsLoadOperator(**common)
+                continue
+            plan_task = task(task_id=f"plan_{t.resource}")(plan_batches)(
+                loads[t.parent].output, child=t.resource, batch_size=t.batch_size or 0
+            )
+            loads[t.resource] = AnalyticsLoadOperator.partial(
+                map_index_template="{{ task.parent_keys | length }} keys from {{ task.parent_keys[0] | tojson }}",
+                **common,
+            ).expand(parent_keys=plan_task)
+    return dag
+
+
+def build_dags(config: FactoryConfig | None = None) -> dict[str, DAG]:
+    """All DAGs of the spec, keyed by dag_id (assign them into a DAG file's globals)."""
+    config = config or FactoryConfig.from_env()
+    spec = load_spec(config.spec_path)
+    return {plan.dag_id: build_dag(plan, config) for plan in render_plans(spec)}
