@@ -239,8 +239,8 @@ def _parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
 def _fields_children_need(spec: Spec, resource: ResourceSpec) -> list[str]:
     fields: list[str] = []
     for child in spec.children(resource.name):
-        for expr in child.bind.values():
-            for name, _ in spec_keys.template_fields(expr):
-                if name not in fields:
-                    fields.append(name)
+        names = [name for expr in child.bind.values() for name, _ in spec_keys.template_fields(expr)]
+        for name in [*names, *child.only_if]:
+            if name not in fields:
+                fields.append(name)
     return fields

@@ -167,7 +167,7 @@ class AnalyticsLoadOperator(BaseOperator):
         keys: dict[str, list[dict[str, Any]]] = {}
         skipped: dict[str, int] = {}
         for child in spec.children(resource.name):
-            keys[child.name], skipped[child.name] = child_keys(child.bind, built.child_rows)
+            keys[child.name], skipped[child.name] = child_keys(child.bind, built.child_rows, child.only_if)
             if skipped[child.name]:
                 self.log.info(
                     "%d `%s` rows lack a value `%s` binds (%s): not parents of `%s`",

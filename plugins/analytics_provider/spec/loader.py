@@ -39,7 +39,7 @@ _PAGINATOR_TYPES = {"cursor": {"type", "cursor_param", "cursor_path"}, "single_p
 _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor", "max_retry_delay"}
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
-    "carry", "incremental", "columns", "table_name", "batch_size",
+    "carry", "only_if", "incremental", "columns", "table_name", "batch_size",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
@@ -201,6 +201,11 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
     not_bound = sorted(set(carry) - set(bind))
     if not_bound:
         raise ctx.fail(f"{path}.carry", f"{_ticks(not_bound)} not in `bind`; only bound values can be carried")
+    only_if = ctx.typed(r.get("only_if") or {}, f"{path}.only_if", dict, "a mapping of parent field to values")
+    if only_if and not parent:
+        raise ctx.fail(f"{path}.only_if", "`only_if` filters parent rows and needs a `parent`")
+    for key, values in only_if.items():
+        ctx.typed(values, f"{path}.only_if.{key}", list, "a list of allowed values")
     batch_size = r.get("batch_size", 200)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ctx.fail(f"{path}.batch_size", f"expected a positive integer, got {batch_size!r}")
@@ -214,6 +219,7 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         parent=parent,
         bind=bind,
         carry=carry,
+        only_if={str(k): tuple(v) for k, v in only_if.items()},
         incremental=_incremental(ctx, r.get("incremental"), f"{path}.incremental"),
         columns=columns,
         table_name=r.get("table_name"),

@@ -92,6 +92,8 @@ class ResourceSpec:
     """Placeholder -> parent field name, or a template of parent fields (`{a|filter}/{b}`)."""
     carry: tuple[str, ...] = ()
     """Bound placeholders written into each child row as columns of the same name."""
+    only_if: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Parent field -> allowed values: only parent rows that match become parents of this child."""
     incremental: IncrementalSpec | None = None
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     table_name: str | None = None
