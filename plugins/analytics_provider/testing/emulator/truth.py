@@ -1,0 +1,80 @@
+"""Ground truth: every row of a resource as the API would serve it at ``now``.
+
+Rows are the served objects; child rows get their parent ids added (``workflow_jobs`` ->
+``workflow_id``, ``jobs`` -> ``project_slug``, ``context`` -> ``owner_id``, insights ->
+``project_slug``). ``since``/``until`` (ISO-8601, ``since <= created_at < until``) apply to
+the ``created_at`` of the pipeline a row belongs to (for ``pipelines``, their own); they are
+ignored by resources that do not hang off pipelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import insights, legacy, views
+from .model import Pipeline, parse_time
+
+if TYPE_CHECKING:
+    from .state import EmulatorState
+
+RESOURCES = (
+    "context",
+    "self_ids",
+    "self_collaborations",
+    "me",
+    "projects",
+    "pipelines",
+    "pipeline_workflows",
+    "specific_project",
+    "jobs",
+    "workflow",
+    "insights_metrics",
+    "insights_branches",
+    "workflow_jobs",
+)
+
+
+def rows(state: EmulatorState, resource: str, since: str | None, until: str | None) -> list[dict[str, Any]]:
+    """Raises ``ValueError`` for an unknown resource or a bad ``since``/``until``."""
+    if resource not in RESOURCES:
+        raise ValueError(f"unknown resource `{resource}`; known: {', '.join(RESOURCES)}")
+    world, now = state.world, state.now_ms
+    projects = [p for org in world.orgs for p in org.projects]
+    if resource == "context":
+        return [{**views.context(c), "owner_id": o.id} for o in world.orgs for c in o.contexts]
+    if resource == "self_ids":
+        return [views.me(world.me)]
+    if resource == "self_collaborations":
+        return [views.collaboration(o) for o in world.orgs]
+    if resource == "me":
+        return [legacy.v11_me(world)]
+    if resource == "projects":
+        return legacy.v11_projects(world)
+    if resource == "specific_project":
+        return [views.project(p) for p in projects]
+    if resource == "insights_metrics":
+        return [{**insights.summary(state, p), "project_slug": p.slug} for p in projects]
+    if resource == "insights_branches":
+        return [{**insights.branches(p), "project_slug": p.slug} for p in projects]
+    pipelines = _pipelines(state, since, until)
+    if resource == "pipelines":
+        return [views.pipeline(p) for p in pipelines]
+    workflows = [wf for p in pipelines for wf in state.visible_workflows(p)]
+    if resource in ("pipeline_workflows", "workflow"):
+        return [views.workflow(wf, now) for wf in workflows]
+    if resource == "workflow_jobs":
+        return [{**views.workflow_job(j, now), "workflow_id": wf.id} for wf in workflows for j in wf.jobs]
+    return [
+        {**views.job_detail(j, now), "project_slug": wf.pipeline.project.slug}
+        for wf in workflows
+        for j in wf.jobs
+        if views.job_started(j, now)
+    ]
+
+
+def _pipelines(state: EmulatorState, since: str | None, until: str | None) -> list[Pipeline]:
+    since_ms = None if not since else parse_time(since)
+    until_ms = None if not until else parse_time(until)
+    found: Iterator[Pipeline] = state.iter_pipelines(since_ms, until_ms)
+    return list(found)
