@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import dlt
 import pendulum
 from dlt.extract import DltResource, DltSource
+from dlt.extract.items_transform import MapItem
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
@@ -66,6 +67,7 @@ def build_source(
         "headers": dict(spec.client.headers),
         "session": session,
     }
+    per_key: dict[str, dict[str, Any]] = {}
     if resource.parent is None:
         entries: list[Any] = [
             _rest_entry(
@@ -73,17 +75,18 @@ def build_source(
             )
         ]
     elif resource.incremental is not None:
+        per_key = {_key_resource_name(resource, key): key for key in _org_filter(resource, parent_keys or [], settings)}
         entries = [
-            _rest_entry(spec, resource, window, _key_resource_name(resource, key), *_bound(resource, key), hook)
-            for key in _org_filter(resource, parent_keys or [], settings)
+            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook) for name, key in per_key.items()
         ]
     else:
         entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
+        per_key = {}
     source = rest_api_source({"client": client, "resources": entries}, name=source_name(dataset, resource.name))
     for res in source.resources.values():
         if res.name == KEYS_RESOURCE:
             continue
-        _add_steps(spec, resource, res, window, built)
+        _add_steps(spec, resource, res, window, built, per_key.get(res.name))
     built.source = source
     return built
 
@@ -168,12 +171,24 @@ def _dependent_entries(
     return [parent_keys_resource(), entry]
 
 
-def _add_steps(spec: Spec, resource: ResourceSpec, res: DltResource, window: LoadWindow, built: BuiltSource) -> None:
+class _AfterIncremental(MapItem):
+    """A map step dlt places after the incremental filter (plain maps are placed before it)."""
+
+    placement_affinity: ClassVar[float] = 1.05
+
+
+def _add_steps(
+    spec: Spec,
+    resource: ResourceSpec,
+    res: DltResource,
+    window: LoadWindow,
+    built: BuiltSource,
+    key: dict[str, Any] | None,
+) -> None:
     """Carry parent values, parse the cursor before the incremental step, filter the window,
-    and remember what the children will need."""
-    carried = _carry_step(resource, res)
-    if carried is not None:
-        res.add_map(carried)
+    and remember (after the incremental filter) what the children will need."""
+    if resource.carry:
+        res.add_map(_carry_from_key(resource, key) if key is not None else _carry_from_parent(resource))
     inc = resource.incremental
     if inc is not None:
         cursor = inc.cursor_path
@@ -185,23 +200,30 @@ def _add_steps(spec: Spec, resource: ResourceSpec, res: DltResource, window: Loa
     needed = _fields_children_need(spec, resource)
     if needed:
         sink = built.child_rows
-        res.add_map(lambda row: (sink.append({f: row.get(f) for f in needed}), row)[1])
+        res.add_step(_AfterIncremental(lambda row: (sink.append({f: row.get(f) for f in needed}), row)[1]))
 
 
-def _carry_step(resource: ResourceSpec, res: DltResource) -> Callable[[dict], dict] | None:
-    if not resource.carry:
-        return None
-    if res.name == resource.name and resource.parent is not None and resource.incremental is None:
-        prefix = f"_{KEYS_RESOURCE}_"
+def _carry_from_key(resource: ResourceSpec, key: dict[str, Any]) -> Callable[[dict], dict]:
+    values = {name: key[name] for name in resource.carry}
 
-        def rename(row: dict[str, Any]) -> dict[str, Any]:
-            for name in resource.carry:
-                if prefix + name in row:
-                    row[name] = row.pop(prefix + name)
-            return row
+    def carry(row: dict[str, Any]) -> dict[str, Any]:
+        row.update(values)
+        return row
 
-        return rename
-    return None
+    return carry
+
+
+def _carry_from_parent(resource: ResourceSpec) -> Callable[[dict], dict]:
+    """dlt's `include_from_parent` names the columns `_<parent>_<field>`; rename them to `<field>`."""
+    prefix = f"_{KEYS_RESOURCE}_"
+
+    def rename(row: dict[str, Any]) -> dict[str, Any]:
+        for name in resource.carry:
+            if prefix + name in row:
+                row[name] = row.pop(prefix + name)
+        return row
+
+    return rename
 
 
 def _incremental_config(resource: ResourceSpec, window: LoadWindow) -> dict[str, Any]:

@@ -143,10 +143,10 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock(lock_key):
                 pipeline.sync_destination()
-            pipeline.extract(built.source)
+            pipeline.extract(built.source, loader_file_format=self.loader_file_format or target.file_format)
             extracted = time.monotonic()
             self.log.info("Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, extracted - started)
-            pipeline.normalize(loader_file_format=self.loader_file_format or target.file_format)
+            pipeline.normalize()
             rows = {
                 table: count
                 for table, count in (pipeline.last_trace.last_normalize_info.row_counts or {}).items()

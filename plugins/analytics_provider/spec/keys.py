@@ -13,9 +13,22 @@ from typing import Any
 _FIELD = re.compile(r"\{([^{}|]+)(?:\|([^{}]+))?\}")
 
 _VCS_SLUGS = {"github": "gh", "bitbucket": "bb"}
+_VCS_HOSTS = {"github.com": "gh", "bitbucket.org": "bb", "circleci.com": "circleci"}
+
+
+def _slug_from_vcs_url(url: str) -> str:
+    """`https://github.com/acme/api` -> `gh/acme/api`; `https://circleci.com/<org>/<project>` ->
+    `circleci/<org>/<project>` (the project slug v2 takes)."""
+    rest = url.split("://", 1)[-1].lstrip("/")
+    host, _, path = rest.partition("/")
+    parts = [p for p in path.split("/") if p]
+    prefix = _VCS_HOSTS.get(host.lower(), host.lower())
+    return "/".join([prefix, *parts[-2:]])
+
 
 FILTERS: dict[str, Callable[[str], str]] = {
     "vcs_slug": lambda value: _VCS_SLUGS.get(value.lower(), value.lower()),
+    "project_slug": _slug_from_vcs_url,
 }
 
 
@@ -50,12 +63,20 @@ def render(expr: str, row: Mapping[str, Any]) -> Any:
     return None if missing else rendered
 
 
-def child_keys(bind: Mapping[str, str], rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Distinct key dicts for a child, in first-seen order, and how many rows lacked a bound field."""
+def child_keys(
+    bind: Mapping[str, str],
+    rows: Iterable[Mapping[str, Any]],
+    only_if: Mapping[str, Iterable[Any]] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Distinct key dicts for a child, in first-seen order, and how many rows lacked a bound field.
+    Rows not matching `only_if` (field -> allowed values) are left out without counting."""
     seen: set[tuple[Any, ...]] = set()
     keys: list[dict[str, Any]] = []
     skipped = 0
+    allowed = {name: set(values) for name, values in (only_if or {}).items()}
     for row in rows:
+        if any(row.get(name) not in values for name, values in allowed.items()):
+            continue
         key = {name: render(expr, row) for name, expr in bind.items()}
         if any(v is None for v in key.values()):
             skipped += 1
