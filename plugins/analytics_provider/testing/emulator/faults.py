@@ -137,8 +137,11 @@ class FaultInjector:
         with self._lock:
             attempt = self._attempts[key]
             self._attempts[key] += 1
-            fired = []
+            fired: list[Fired] = []
+            answered = False  # a short-circuit rule fired: only `slow` can still act
             for i, rule in enumerate(config.rules):
+                if answered and rule.kind != "slow":
+                    continue
                 pattern = self._patterns[i]
                 if pattern is not None and not pattern.search(path):
                     continue
@@ -155,6 +158,9 @@ class FaultInjector:
                 elif attempt >= rule.times or _unit(config.seed, i, key) >= rule.probability:
                     continue
                 fired.append(Fired(rule, _pick_status(rule, config.seed, i, key)))
+                answered = answered or rule.kind in SHORT_CIRCUIT
+                if rule.kind == "reset":
+                    break
             return fired
 
 

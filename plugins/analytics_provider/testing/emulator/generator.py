@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 from . import catalog
 from .model import (
@@ -30,8 +31,8 @@ from .model import (
     Workflow,
 )
 
-#: Pipelines a day over both orgs at scale 1.
-BASE_PIPELINES_PER_DAY = 40
+#: Pipelines a working day over both orgs at scale 1.
+BASE_PIPELINES_PER_DAY = 45
 #: No plan keeps a workflow open longer than this (approval waits included).
 MAX_OPEN_MS = 24 * HOUR_MS
 RECENT_MS = 40 * MINUTE_MS
@@ -126,15 +127,19 @@ def _avatar(rng: random.Random) -> str:
     return f"https://avatars.githubusercontent.com/u/{rng.randint(10_000, 9_999_999)}?v=4"
 
 
-def segment_counts(seed: int, scale: float, segment: int, weights: list[float], recent: bool) -> list[int]:
+def segment_counts(
+    seed: int, scale: float, segment: int, start_ms: int, weights: list[float], recent: bool
+) -> list[int]:
     """Pipelines per project created in ``segment`` (cheap: no pipeline is built).
 
-    ``recent`` marks the segment that ends at the initial ``now``: it is never quiet and
-    gets :func:`recent_burst` extra pipelines, so some work is still running at ``now``.
+    Weekends (by the segment's start) are slow and some days have nothing at all. ``recent``
+    marks the segment that ends at the initial ``now``: it is never empty and gets
+    :func:`recent_burst` extra pipelines, so some work is still running at ``now``.
     """
     rng = random.Random(f"counts:{seed}:{segment}")
-    quiet = rng.random() < 1 / 7 and not recent
-    level = rng.uniform(0.6, 1.4) * BASE_PIPELINES_PER_DAY * scale
+    weekend = time.gmtime(start_ms // 1000).tm_wday >= 5
+    quiet = (rng.random() < (0.4 if weekend else 0.06)) and not recent
+    level = rng.uniform(0.6, 1.4) * (0.3 if weekend else 1.0) * BASE_PIPELINES_PER_DAY * scale
     counts = []
     for w in weights:
         x = level * w * rng.uniform(0.7, 1.3)

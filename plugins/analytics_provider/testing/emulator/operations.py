@@ -91,7 +91,7 @@ def advance(state: EmulatorState, minutes: float) -> dict[str, Any]:
         raise ValueError(f"`minutes` must be positive, got {minutes}")
     before = state.now_ms
     state.now_ms = before + round(minutes * MINUTE_MS)
-    new = list(state.iter_pipelines(before + 1))
+    new = list(state.iter_pipelines(before))
     workflows = [w for p in new for w in state.visible_workflows(p)]
     return {
         "previous_now": fmt_ms(before),

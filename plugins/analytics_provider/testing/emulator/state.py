@@ -17,8 +17,6 @@ from . import operations, truth
 from .generator import World, generate_segment, segment_counts, segment_of_id
 from .model import DAY_MS, JOB_BLOCK, Job, Org, Pipeline, Project, Segment, Workflow
 
-_MAX_ID = "\uffff"
-
 
 class EmulatorState:
     """Ground truth of the emulated service.
@@ -55,12 +53,15 @@ class EmulatorState:
 
     @property
     def last_segment(self) -> int:
-        return self.segment_of(self.now_ms)
+        """The segment holding the newest visible pipeline (visible: created before ``now``)."""
+        return self.segment_of(self.now_ms - 1)
 
     def counts(self, k: int) -> list[int]:
         while len(self._counts) <= k:
             n = len(self._counts)
-            self._counts.append(segment_counts(self.seed, self.scale, n, self.world.weights, n == self.days - 1))
+            start = self.start_ms + n * DAY_MS
+            recent = n == self.days - 1
+            self._counts.append(segment_counts(self.seed, self.scale, n, start, self.world.weights, recent))
             self._firsts.append([a + b for a, b in zip(self._firsts[n], self._counts[n], strict=True)])
         return self._counts[k]
 
@@ -96,7 +97,7 @@ class EmulatorState:
     def segments_between(self, since_ms: int, until_ms: int) -> range:
         """Indexes of the visible segments that may hold pipelines created in the span."""
         lo = max(0, self.segment_of(since_ms))
-        hi = min(self.last_segment, self.segment_of(until_ms))
+        hi = min(self.last_segment, self.segment_of(until_ms - 1))
         return range(hi, lo - 1, -1)
 
     # -- lookups --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class EmulatorState:
     def pipeline(self, pipeline_id: str) -> Pipeline | None:
         with self.lock:
             p = self._by_id(self.pipelines_by_id, pipeline_id)
-            return p if p is not None and p.created_ms <= self.now_ms else None
+            return p if p is not None and p.created_ms < self.now_ms else None
 
     def workflow(self, workflow_id: str) -> Workflow | None:
         with self.lock:
@@ -149,13 +150,13 @@ class EmulatorState:
     ) -> tuple[list[Pipeline], tuple[int, str] | None]:
         """One page of ``org``'s visible pipelines, newest first, strictly older than ``after``."""
         with self.lock:
-            now_key = (self.now_ms, _MAX_ID)
+            now_key = (self.now_ms, "")
             top = now_key if after is None else min(after, now_key)
             k = min(self.last_segment, self.segment_of(top[0]))
             out: list[Pipeline] = []
             while k >= 0:
                 keys, items = self.segment(k).by_org[org.id]
-                hi = bisect_right(keys, now_key)
+                hi = bisect_left(keys, now_key)
                 if after is not None:
                     hi = min(hi, bisect_left(keys, after))
                 out.extend(reversed(items[max(0, hi - (size + 1 - len(out))) : hi]))
@@ -171,7 +172,7 @@ class EmulatorState:
     def iter_pipelines(self, since_ms: int | None = None, until_ms: int | None = None) -> Iterator[Pipeline]:
         """Visible pipelines of every org with ``since <= created_at < until``, newest first."""
         since = self.start_ms if since_ms is None else since_ms
-        until = self.now_ms + 1 if until_ms is None else min(until_ms, self.now_ms + 1)
+        until = self.now_ms if until_ms is None else min(until_ms, self.now_ms)
         with self.lock:
             for k in self.segments_between(since, until):
                 for p in reversed(self.segment(k).pipelines):
@@ -179,7 +180,7 @@ class EmulatorState:
                         yield p
 
     def visible_workflows(self, p: Pipeline) -> list[Workflow]:
-        """Workflows of ``p`` created by ``now``, newest first."""
+        """Workflows of ``p`` created by ``now`` (a re-run may be created at ``now``), newest first."""
         wfs = [w for w in p.workflows if w.created_ms <= self.now_ms]
         wfs.sort(key=lambda w: (w.created_ms, w.id), reverse=True)
         return wfs
