@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from typing import TypeVar
 
 from . import catalog
 from .model import (
@@ -37,14 +38,19 @@ BASE_PIPELINES_PER_DAY = 45
 MAX_OPEN_MS = 24 * HOUR_MS
 RECENT_MS = 40 * MINUTE_MS
 
+T = TypeVar("T")
+_UUID_MASK = ~((0xF << 76) | (0x3 << 62))  # version nibble, variant bits
+_UUID_BITS = (0x4 << 76) | (0x2 << 62)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def make_uuid(rng: random.Random, segment: int | None = None) -> str:
-    """A version-4-looking UUID; with ``segment``, the second group encodes it."""
-    h = f"{rng.getrandbits(128):032x}"
-    g2 = h[8:12] if segment is None else f"{(segment ^ int(h[0:4], 16)) & 0xFFFF:04x}"
-    return f"{h[0:8]}-{g2}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+    """A version-4 UUID; with ``segment``, the second group is ``segment`` XOR two random groups."""
+    b = (rng.getrandbits(128) & _UUID_MASK) | _UUID_BITS
+    if segment is not None:
+        b = (b & ~(0xFFFF << 80)) | ((((b >> 112) ^ (b >> 16) ^ segment) & 0xFFFF) << 80)
+    h = f"{b:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def segment_of_id(uid: str) -> int | None:
@@ -52,7 +58,7 @@ def segment_of_id(uid: str) -> int | None:
     uid = uid.lower()
     if not _UUID_RE.match(uid):
         return None
-    return int(uid[9:13], 16) ^ int(uid[0:4], 16)
+    return int(uid[9:13], 16) ^ int(uid[0:4], 16) ^ int(uid[28:32], 16)
 
 
 class World:
@@ -171,8 +177,8 @@ def generate_segment(
     end = start_ms + DAY_MS
     pipelines: list[Pipeline] = []
     for project, count, extra, first in zip(world.projects, counts, burst, first_numbers, strict=True):
-        times = [start_ms + rng.randrange(DAY_MS) for _ in range(count - extra)]
-        times += [end - rng.randrange(1, RECENT_MS) for _ in range(extra)]
+        times = [start_ms + int(rng.random() * DAY_MS) for _ in range(count - extra)]
+        times += [end - _between(rng, 1, RECENT_MS - 1) for _ in range(extra)]
         times.sort()
         for i, created in enumerate(times):
             pipelines.append(_pipeline(rng, project, first + i, created, segment))
@@ -187,7 +193,7 @@ def generate_segment(
 
 def _pipeline(rng: random.Random, project: Project, number: int, created: int, segment: int) -> Pipeline:
     actor = rng.choice(project.org.members)
-    trigger = rng.choices(("webhook", "api", "scheduled_pipeline", "explicit"), (80, 10, 6, 4))[0]
+    trigger = _weighted(rng, _TRIGGERS)
     branch: str | None = project.default_branch if rng.random() < 0.5 else rng.choice(project.branches)
     tag = None
     if rng.random() < 0.03:
@@ -202,7 +208,7 @@ def _pipeline(rng: random.Random, project: Project, number: int, created: int, s
         project=project,
         number=number,
         created_ms=created,
-        updated_ms=created + rng.randint(200, 4000),
+        updated_ms=created + _between(rng, 200, 4000),
         state="errored" if errored else "created",
         errors=errors,
         trigger_type=trigger,
@@ -215,7 +221,7 @@ def _pipeline(rng: random.Random, project: Project, number: int, created: int, s
         segment=segment,
     )
     if not errored:
-        k = min(len(project.workflows), rng.choices((1, 2, 3), (55, 30, 15))[0])
+        k = min(len(project.workflows), _weighted(rng, _WORKFLOW_COUNTS))
         first_s = created // SECOND_MS * SECOND_MS + SECOND_MS
         slot = 0
         for i, name in enumerate(rng.sample(list(project.workflows), k)):
@@ -232,7 +238,7 @@ def plan_jobs(rng: random.Random, wf: Workflow, templates: list[JobTemplate], sl
     for i, tp in enumerate(templates):
         deps = [jobs[d] for d in tp.deps]
         dep_end = max((d.end_ms for d in deps), default=wf.created_ms)
-        ready = dep_end + rng.randint(1, 5) * SECOND_MS
+        ready = dep_end + _between(rng, 1, 5) * SECOND_MS
         job = Job(
             make_uuid(rng, segment), wf, tp, slot + i, [d.id for d in deps], ready, None, None, None, "success", None
         )
@@ -241,8 +247,8 @@ def plan_jobs(rng: random.Random, wf: Workflow, templates: list[JobTemplate], sl
         elif tp.type == "approval":
             job.approved_ms = ready + _approval_wait(rng)
         else:
-            job.started_ms = ready + rng.randint(2, 30) * SECOND_MS
-            job.stopped_ms = job.started_ms + rng.randint(tp.min_s, tp.max_s) * SECOND_MS
+            job.started_ms = ready + _between(rng, 2, 30) * SECOND_MS
+            job.stopped_ms = job.started_ms + _between(rng, tp.min_s, tp.max_s) * SECOND_MS
             r = rng.random()
             job.final_status = "failed" if r < 0.03 else "canceled" if r < 0.037 else "success"
         jobs.append(job)
@@ -255,10 +261,10 @@ def plan_jobs(rng: random.Random, wf: Workflow, templates: list[JobTemplate], sl
 def _approval_wait(rng: random.Random) -> int:
     r = rng.random()
     if r < 0.4:
-        return rng.randint(1, 30) * MINUTE_MS
+        return _between(rng, 1, 30) * MINUTE_MS
     if r < 0.8:
-        return rng.randint(30, 240) * MINUTE_MS
-    return rng.randint(240, 600) * MINUTE_MS
+        return _between(rng, 30, 240) * MINUTE_MS
+    return _between(rng, 240, 600) * MINUTE_MS
 
 
 def rerun_workflow(old: Workflow, at_ms: int) -> Workflow:
@@ -290,3 +296,21 @@ def rerun_workflow(old: Workflow, at_ms: int) -> Workflow:
         )
     wf.jobs = jobs
     return wf
+
+
+_TRIGGERS = (("webhook", 0.8), ("api", 0.9), ("scheduled_pipeline", 0.96), ("explicit", 1.0))
+_WORKFLOW_COUNTS = ((1, 0.55), (2, 0.85), (3, 1.0))
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """``rng.randint(low, high)``, several times cheaper (this is the generator's hot path)."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[T, float], ...]) -> T:
+    """Pick from ``(value, cumulative probability)`` pairs."""
+    r = rng.random()
+    for value, upto in table:
+        if r < upto:
+            return value
+    return table[-1][0]

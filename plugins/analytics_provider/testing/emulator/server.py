@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -23,6 +24,7 @@ from .state import EmulatorState
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED = {"message": "You must log in first."}
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class EmulatorApp:
@@ -153,13 +155,15 @@ class _Handler(BaseHTTPRequestHandler):
             data = response.body
         if "truncate" in kinds and len(data) > 2:
             data = data[: max(1, len(data) // 2)]
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        head = [
+            f"{self.protocol_version} {response.status} {_REASONS.get(response.status, '')}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(data)}",
+            f"Date: {self.date_time_string()}",
+        ]
+        head += [f"{name}: {value}" for name, value in response.headers.items()]
+        # One write per response: with TCP_NODELAY, separate header and body writes cost a packet each.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

@@ -8,6 +8,7 @@ reveals them. Every public method takes the state's lock.
 
 from __future__ import annotations
 
+import gc
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
@@ -75,9 +76,15 @@ class EmulatorState:
             seg = self.segments.get(k)
             if seg is None:
                 start = self.start_ms + k * DAY_MS
-                seg = generate_segment(
-                    self.world, self.seed, k, start, self.counts(k), self.first_numbers(k), k == self.days - 1
-                )
+                gc_was_on = gc.isenabled()
+                gc.disable()  # tens of thousands of long-lived objects: collections would only slow this
+                try:
+                    seg = generate_segment(
+                        self.world, self.seed, k, start, self.counts(k), self.first_numbers(k), k == self.days - 1
+                    )
+                finally:
+                    if gc_was_on:
+                        gc.enable()
                 self.segments[k] = seg
                 for p in seg.pipelines:
                     self.index_pipeline(p)
