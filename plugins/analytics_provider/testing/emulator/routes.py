@@ -79,7 +79,8 @@ class Api:
         org = self.state.org(owner)
         if org is None:
             return error(404, "Owner not found.")
-        return self._paged(req, f"context:{org.id}", org.contexts, lambda c: c.id, views.context)
+        with self.state.lock:
+            return self._paged(req, f"context:{org.id}", org.contexts, lambda c: c.id, views.context)
 
     def pipelines(self, req: Request) -> Response:
         slug = req.arg("org-slug")
@@ -97,9 +98,11 @@ class Api:
                 after = (int(ms), str(pid))
             except (PageTokenError, TypeError, ValueError):
                 return error(400, "Invalid page-token.")
-        items, next_key = self.state.org_pipelines_page(org, after, PAGE_SIZE)
+        with self.state.lock:
+            items, next_key = self.state.org_pipelines_page(org, after, PAGE_SIZE)
+            rows = [views.pipeline(p) for p in items]
         next_token = None if next_key is None else self.tokens.encode(scope, list(next_key))
-        return Response(200, {"items": [views.pipeline(p) for p in items], "next_page_token": next_token})
+        return Response(200, {"items": rows, "next_page_token": next_token})
 
     def pipeline_workflows(self, req: Request) -> Response:
         state = self.state
