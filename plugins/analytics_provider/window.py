@@ -52,11 +52,15 @@ def _as_utc(value: Any, name: str) -> datetime | None:
             parsed = pendulum.parse(str(value))
         except Exception:
             raise ValueError(f"`{name}` must be an ISO 8601 date or timestamp, got {value!r}") from None
-    if not isinstance(parsed, datetime):  # a bare date
+    if isinstance(parsed, pendulum.Date) and not isinstance(parsed, datetime):  # a bare date
         parsed = datetime(parsed.year, parsed.month, parsed.day)
+    if not isinstance(parsed, datetime):
+        raise ValueError(f"`{name}` must be an ISO 8601 date or timestamp, got {value!r}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    # a plain datetime in UTC: pendulum drops a stdlib tzinfo on arithmetic, which dlt then rejects
+    p = parsed.astimezone(timezone.utc)
+    return datetime(p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, tzinfo=timezone.utc)
 
 
 def resolve_window(
