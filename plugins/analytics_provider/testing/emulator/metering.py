@@ -71,13 +71,13 @@ class Stats:
             self._faults: Counter[str] = Counter()
             self._total = 0
 
-    def record(self, route: str, status: int, fault: str | None = None) -> None:
+    def record(self, route: str, status: int, faults: list[str] | None = None) -> None:
+        """Count one request; ``status`` 0 means the connection was reset (counted as ``reset``)."""
         with self._lock:
             self._routes[route] += 1
-            self._status[str(status)] += 1
+            self._status[str(status) if status else "reset"] += 1
             self._total += 1
-            if fault:
-                self._faults[fault] += 1
+            self._faults.update(faults or ())
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -39,7 +39,6 @@ class EmulatorApp:
         self.limiter = RateLimiter(config.rate_limit)
         self.latency_ms = float(config.latency_ms)
         self.stats = Stats()
-        self._auth_header = config.auth_header.lower()
 
     def set_faults(self, spec: str | dict[str, Any] | None) -> dict[str, Any]:
         config = parse_faults(spec, self.config.seed)
@@ -74,8 +73,7 @@ class EmulatorApp:
         req = Request(method, path, params or {}, query, headers)
         template = f"{method} {route.template if route else '<unmatched>'}"
         response, fired = self._respond(route, req, raw_path)
-        fault = next((f.rule.kind for f in fired), None)
-        self.stats.record(template, response.status, fault)
+        self.stats.record(template, response.status, [f.rule.kind for f in fired])
         return response, fired
 
     def _respond(self, route: Route | None, req: Request, raw_path: str) -> tuple[Response, list[Fired]]:
@@ -107,7 +105,7 @@ class EmulatorApp:
 
 def _fault_response(f: Fired, limit_headers: dict[str, str]) -> Response:
     if f.rule.kind == "reset":
-        return Response(0, None)
+        return Response(0, None)  # status 0: no answer, the connection is reset
     if f.rule.kind == "rate_limit":
         headers = {**limit_headers, "Retry-After": str(f.rule.retry_after)}
         return Response(429, {"message": "Rate limit exceeded."}, headers=headers)
@@ -119,9 +117,11 @@ def _fault_response(f: Fired, limit_headers: dict[str, str]) -> Response:
 def _apply_body_fault(f: Fired, response: Response, token: str | None) -> bool:
     """Apply a fault that alters a successful body. Returns whether it changed anything."""
     kind, body = f.rule.kind, response.body
+    if kind == "slow":
+        return True  # applied while writing
     if response.status != 200:
         return False
-    if kind in ("slow", "truncate"):
+    if kind == "truncate":
         return True  # applied while writing
     if not isinstance(body, dict) or "next_page_token" not in body:
         return False

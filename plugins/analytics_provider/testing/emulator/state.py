@@ -3,7 +3,9 @@
 Segment ``k`` holds the pipelines created in ``[start + k days, start + (k+1) days)`` where
 ``start = now0 - days``. Segments are built on first use and kept (mutations live in them).
 Segments past ``now0`` exist too; :meth:`EmulatorState.advance` only moves ``now`` and so
-reveals them. Every public method takes the state's lock.
+reveals them. A pipeline is visible once ``created_at < now``, a workflow once
+``created_at <= now`` (a re-run made by ``finish`` is created at ``now``). Every public
+method takes the state's lock.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class EmulatorState:
     :param seed: seed of all generated data.
     :param days: length of the history before ``now_ms``, in days.
     :param now_ms: the initial "now", epoch milliseconds.
-    :param scale: multiplies the number of pipelines a day (1.0 = about 40 a day).
+    :param scale: multiplies the number of pipelines a day (1.0: about 45 a working day, fewer at weekends).
     """
 
     def __init__(self, seed: int, days: int, now_ms: int, scale: float) -> None:
@@ -58,6 +60,11 @@ class EmulatorState:
         return self.segment_of(self.now_ms - 1)
 
     def counts(self, k: int) -> list[int]:
+        """Pipelines per project in segment ``k`` (computed without building it)."""
+        with self.lock:
+            return self._extend_counts(k)
+
+    def _extend_counts(self, k: int) -> list[int]:
         while len(self._counts) <= k:
             n = len(self._counts)
             start = self.start_ms + n * DAY_MS
