@@ -34,6 +34,7 @@ from airflow.sdk.definitions.mappedoperator import MappedOperator  # noqa: E402
 from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
 from airflow.timetables.base import TimeRestriction  # noqa: E402
 from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable  # noqa: E402
+
 from analytics_provider.batching import plan_batches  # noqa: E402
 from analytics_provider.dag_factory import (  # noqa: E402
     DEFAULT_POOL,
@@ -328,11 +329,6 @@ def test_invalid_spec_fails_dag_parsing_naming_the_file_and_key(tmp_path: Path) 
     assert f"{bad}: <root>: unknown key(s) `extras`" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: spec/loader.py `_dags` does not validate `schedule`; a bad one fails in "
-    "dag_factory.timetable_for (or DAG.validate) with an error naming neither the spec file nor the key",
-)
 def test_bad_schedule_fails_dag_parsing_naming_the_spec_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad_schedule.yaml"
     bad.write_text(CUSTOM_SPEC.read_text(encoding="utf-8").replace('"every 15m"', '"every soon"'), encoding="utf-8")

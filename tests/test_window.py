@@ -12,6 +12,7 @@ from typing import Any
 
 import pendulum
 import pytest
+
 from analytics_provider.window import LoadWindow, resolve_window
 
 
@@ -89,7 +90,7 @@ _PENDULUM_TZ_BUG = (
     "end",
     [
         datetime(2026, 3, 5, tzinfo=UTC),
-        pytest.param("2026-03-05T00:00:00Z", marks=pytest.mark.xfail(strict=True, reason=_PENDULUM_TZ_BUG)),
+        pytest.param("2026-03-05T00:00:00Z"),
     ],
     ids=["datetime", "iso-string"],
 )
@@ -100,11 +101,6 @@ def test_explicit_end_only_starts_initial_lookback_before_it(end: Any) -> None:
     assert window.stateless
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: window.py:52-59 returns pendulum DateTimes with a stdlib `timezone.utc` tzinfo, which pendulum "
-    "drops on arithmetic: `window.start - lookback` (dlt_source/builder.py:245) is naive",
-)
 @pytest.mark.parametrize(
     ("context", "params"),
     [
@@ -165,20 +161,10 @@ def test_explicit_start_after_now_is_rejected() -> None:
         pytest.param(
             "start",
             "P1D",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: window.py:56-57 treats any non-datetime pendulum.parse result as a date; an ISO 8601 "
-                "duration (`P1D`) raises AttributeError instead of ValueError naming the param",
-            ),
         ),
         pytest.param(
             "end",
             "2026-03-01/2026-03-02",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: window.py:56-57: an ISO 8601 interval parses to pendulum.Interval and raises "
-                "AttributeError instead of ValueError naming the param",
-            ),
         ),
     ],
     ids=["start-word", "start-bad-month", "end-words", "end-bad-day", "start-iso-duration", "end-iso-interval"],

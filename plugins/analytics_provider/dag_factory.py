@@ -19,15 +19,9 @@ from airflow.sdk import DAG, Asset, Param, task
 
 from analytics_provider.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import load_spec
+from analytics_provider.spec.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
 
-PRESETS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-}
 DEFAULT_POOL = "analytics_api"
 
 
@@ -122,7 +116,7 @@ def timetable_for(schedule: str) -> Any:
         from analytics_provider.spec.loader import parse_duration
 
         return DeltaDataIntervalTimetable(parse_duration(schedule.removeprefix("every ")))
-    return CronDataIntervalTimetable(PRESETS.get(schedule, schedule), timezone="UTC")
+    return CronDataIntervalTimetable(SCHEDULE_PRESETS.get(schedule, schedule), timezone="UTC")
 
 
 def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:

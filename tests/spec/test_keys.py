@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from analytics_provider.spec.keys import FILTERS, child_keys, is_template, render, template_fields
 from analytics_provider.spec.loader import load_spec
 

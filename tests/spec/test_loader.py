@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from analytics_provider.exceptions import SpecError
 from analytics_provider.spec import keys
 from analytics_provider.spec.loader import DEFAULT_SPEC, load_spec, parse_duration, parse_spec
@@ -590,13 +591,11 @@ _NEGATIVE_DURATION = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=_NEGATIVE_DURATION)
 def test_parse_duration_rejects_a_negative_number() -> None:
     with pytest.raises(ValueError):
         parse_duration(-3600)
 
 
-@pytest.mark.xfail(strict=True, reason=_NEGATIVE_DURATION)
 def test_negative_lookback_is_a_spec_error(tmp_path: Path) -> None:
     file = _write(tmp_path, _changed(("resources", 2, "incremental", "lookback"), -3600))
     with pytest.raises(SpecError) as caught:
@@ -604,12 +603,6 @@ def test_negative_lookback_is_a_spec_error(tmp_path: Path) -> None:
     assert caught.value.path == "resources[2] (`builds`).incremental.lookback"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a malformed `{placeholder` raises a bare ValueError from string.Formatter "
-    "(spec/model.py:71 EndpointSpec.placeholders, called from spec/loader.py:189) "
-    "instead of a SpecError naming the file",
-)
 @pytest.mark.parametrize(
     ("change", "value"),
     [
@@ -626,11 +619,6 @@ def test_malformed_placeholder_is_a_spec_error(tmp_path: Path, change: tuple[str
     assert str(file) in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dags[].schedule is not validated (spec/loader.py:290-320 `_dags`); a bad schedule passes "
-    "load_spec and only fails when the DAG file is parsed, naming neither the spec file nor the key",
-)
 @pytest.mark.parametrize("schedule", ["every soon", "not a cron", "every 0m"], ids=["bad-every", "bad-cron", "zero"])
 def test_bad_dag_schedule_is_a_spec_error(tmp_path: Path, schedule: str) -> None:
     file = _write(tmp_path, _changed(("dags", 0, "schedule"), schedule))
@@ -639,11 +627,6 @@ def test_bad_dag_schedule_is_a_spec_error(tmp_path: Path, schedule: str) -> None
     assert caught.value.path == "dags[0] (`org_dag`).schedule"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dags[].resources is not type-checked (spec/loader.py:299); a string is iterated "
-    "character by character and a mapping entry raises TypeError",
-)
 @pytest.mark.parametrize("value", ["orgs", [{"name": "orgs"}]], ids=["string", "list-of-mappings"])
 def test_dag_resources_must_be_a_list_of_names(tmp_path: Path, value: Any) -> None:
     file = _write(tmp_path, _changed(("dags", 0, "resources"), value))

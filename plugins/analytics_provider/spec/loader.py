@@ -82,6 +82,8 @@ def _ticks(names: list[str]) -> str:
 def parse_duration(value: Any) -> timedelta:
     """`90s`, `30m`, `1h`, `7d` or a number of seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"expected a duration of zero or more, got {value!r}")
         return timedelta(seconds=value)
     match = _DURATION.match(str(value))
     if not match:
@@ -186,7 +188,11 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
                     f"{path}.bind.{placeholder}",
                     f"unknown filter `{filt}` on `{field_name}`; allowed: {_ticks(sorted(keys.FILTERS))}",
                 )
-    unbound = sorted(endpoint.placeholders() - set(bind))
+    try:
+        placeholders = endpoint.placeholders()
+    except ValueError as exc:
+        raise ctx.fail(f"{path}.endpoint", f"malformed placeholder in the path or params: {exc}") from None
+    unbound = sorted(placeholders - set(bind))
     if unbound:
         where = f"parent `{parent}`" if parent else "no parent"
         raise ctx.fail(
@@ -194,7 +200,7 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
             f"placeholder(s) {_ticks(unbound)} have no source ({where}); add them to `bind` with the "
             "parent field that supplies them",
         )
-    unused = sorted(set(bind) - endpoint.placeholders())
+    unused = sorted(set(bind) - placeholders)
     if unused:
         raise ctx.fail(f"{path}.bind", f"{_ticks(unused)} bound but not used in the endpoint path or params")
     carry = tuple(ctx.typed(r.get("carry") or [], f"{path}.carry", list, "a list of bound placeholders"))
@@ -287,6 +293,33 @@ def _check_graph(ctx: _Ctx, resources: dict[str, ResourceSpec]) -> None:
             node = resources[node].parent
 
 
+SCHEDULE_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+}
+
+
+def _check_schedule(ctx: _Ctx, schedule: Any, path: str) -> None:
+    """A preset, a cron expression, or `every <duration>` (a fixed interval)."""
+    text = str(schedule).strip()
+    if text.startswith("every "):
+        try:
+            if parse_duration(text.removeprefix("every ")) <= timedelta(0):
+                raise ValueError("the interval must be longer than zero")
+        except ValueError as exc:
+            raise ctx.fail(path, f"bad interval `{text}`: {exc}") from None
+        return
+    from croniter import croniter
+
+    if not croniter.is_valid(SCHEDULE_PRESETS.get(text, text)):
+        raise ctx.fail(
+            path,
+            f"`{text}` is not a cron expression, a preset ({_ticks(sorted(SCHEDULE_PRESETS))}) or `every <duration>`",
+        )
+
+
 def _dags(ctx: _Ctx, raw: Any, resources: dict[str, ResourceSpec]) -> tuple[DagSpec, ...]:
     items = ctx.typed(raw, "dags", list, "a list of DAGs")
     dags: list[DagSpec] = []
@@ -296,7 +329,11 @@ def _dags(ctx: _Ctx, raw: Any, resources: dict[str, ResourceSpec]) -> tuple[DagS
         dag_id = d["dag_id"]
         if not isinstance(dag_id, str) or not re.match(r"^[A-Za-z0-9_.-]+$", dag_id):
             raise ctx.fail(f"dags[{i}].dag_id", f"expected letters, digits, `_`, `.` or `-`, got {dag_id!r}")
-        for name in d["resources"]:
+        names = d["resources"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"expected a list of resource names, got {names!r}")
+        _check_schedule(ctx, d["schedule"], f"dags[{i}] (`{dag_id}`).schedule")
+        for name in names:
             if name not in resources:
                 raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"unknown resource `{name}`")
             if name in owner:

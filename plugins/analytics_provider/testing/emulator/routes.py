@@ -53,8 +53,12 @@ class Route:
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        regex = re.sub(r"\{project_slug\}", r"(?P<project_slug>.+?)", self.template)
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        # A project slug spans several path segments ("gh/acme/api"); other parameters one.
+        parts = re.split(r"\{(\w+)\}", self.template)
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{'.+?' if part == 'project_slug' else '[^/]+'})"
+            for i, part in enumerate(parts)
+        )
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 
 
