@@ -1,0 +1,88 @@
+"""The hook against the emulator over real HTTP: connection settings, test_connection, key-free errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from analytics_provider.hooks.analytics_api import AnalyticsApiHook
+from tests.conftest import API_KEY
+
+pytestmark = pytest.mark.integration
+
+
+def _set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, host: str, key: str, **extra: Any) -> None:
+    payload = {"conn_type": "analytics_api", "host": host, "password": key, "extra": extra}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
+
+
+def test_test_connection_succeeds_against_the_emulator(emulator: Any, api_connection: str) -> None:
+    ok, message = AnalyticsApiHook(api_connection).test_connection()
+    login = emulator.truth("self_ids")[0]["login"]
+    assert ok, message
+    assert login in message and emulator.base_url in message
+
+
+def test_wrong_key_fails_naming_the_connection_never_the_key(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = "wrong-key-0f9a8e7d6c"
+    _set_conn(monkeypatch, "analytics_bad", emulator.base_url, wrong)
+    ok, message = AnalyticsApiHook("analytics_bad").test_connection()
+    assert not ok
+    assert "`analytics_bad`" in message and "401" in message
+    assert wrong not in message
+
+
+def test_key_in_the_query_string_is_redacted(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = "query-key-77aa66bb55"
+    _set_conn(monkeypatch, "analytics_q", emulator.base_url, wrong, auth_location="query")
+    ok, message = AnalyticsApiHook("analytics_q").test_connection()
+    assert not ok and "401" in message
+    assert wrong not in message and "***" in message
+
+
+def test_key_in_query_string_is_accepted(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(monkeypatch, "analytics_q_ok", emulator.base_url, API_KEY, auth_location="query")
+    ok, message = AnalyticsApiHook("analytics_q_ok").test_connection()
+    assert ok, message
+
+
+def test_unreachable_host_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(monkeypatch, "analytics_down", "http://127.0.0.1:9", "some-key-123456")
+    ok, message = AnalyticsApiHook("analytics_down").test_connection()
+    assert not ok and "cannot reach http://127.0.0.1:9" in message
+
+
+def test_settings_from_the_connection_form_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(
+        monkeypatch,
+        "analytics_form",
+        "https://circleci.com/api/",
+        "k-123456",
+        auth_header="Circle-Token",
+        org_slugs="gh/acme, circleci/1234",
+    )
+    settings = AnalyticsApiHook("analytics_form").get_settings()
+    assert settings.base_url == "https://circleci.com/api"
+    assert settings.auth_name == "Circle-Token" and settings.auth_location == "header"
+    assert settings.org_slugs == ("gh/acme", "circleci/1234")
+    assert "k-123456" not in repr(settings)
+
+
+def test_provider_is_registered_with_its_connection_form() -> None:
+    """`airflow providers list` (the real CLI, in a subprocess) shows the provider and its connection type."""
+    airflow = [sys.executable, "-m", "airflow"]
+    listed = subprocess.run([*airflow, "providers", "list", "-o", "json"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "airflow-provider-analytics" in {p["package_name"] for p in json.loads(listed.stdout)}
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "analytics_api" in manager.hooks
+    widgets = manager.connection_form_widgets
+    for field in ("auth_header", "auth_location", "org_slugs"):
+        assert f"extra__analytics_api__{field}" in widgets
+    assert manager.field_behaviours["analytics_api"]["relabeling"]["password"] == "API key"
