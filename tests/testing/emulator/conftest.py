@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from analytics_provider.testing.emulator import Emulator, EmulatorConfig
 
 KEY = "emu-test-key"

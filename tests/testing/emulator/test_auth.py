@@ -6,6 +6,7 @@ import json
 
 import pytest
 import requests
+
 from analytics_provider.testing.emulator import Emulator
 
 from .conftest import KEY, Client, make_emulator

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
 
 from .conftest import KEY, NOW, Client

@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from analytics_provider.testing.emulator import RESOURCES, EmulatorState
 from analytics_provider.testing.emulator.model import parse_time
 

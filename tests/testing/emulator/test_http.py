@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+
 from analytics_provider.testing.emulator.__main__ import parse_args
 
 from .conftest import KEY, Client, make_emulator

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+
 from analytics_provider.testing.emulator import Emulator
 from analytics_provider.testing.emulator.pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from analytics_provider.testing.emulator.routes import ROUTES
 
 from .conftest import Client
