@@ -28,7 +28,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     shutil.rmtree(DEMO, ignore_errors=True)
     (DEMO / "airflow").mkdir(parents=True)
-    duckdb_path = DEMO / "analytics.duckdb"
+    duckdb_path = DEMO / "warehouse.duckdb"
 
     from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
 

@@ -32,11 +32,13 @@ def default_duckdb_path() -> Path:
     if explicit:
         return Path(explicit)
     home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-    return home / "analytics.duckdb"
+    # not `<dataset>.duckdb`: DuckDB names the catalog after the file, and a catalog named like the
+    # dataset makes every `analytics.<table>` reference ambiguous
+    return home / "warehouse.duckdb"
 
 
 def resolve_destination(conn_id: str | None) -> DestinationTarget:
-    """No connection: the DuckDB file at `$ANALYTICS_DUCKDB_PATH` (default `$AIRFLOW_HOME/analytics.duckdb`).
+    """No connection: the DuckDB file at `$ANALYTICS_DUCKDB_PATH` (default `$AIRFLOW_HOME/warehouse.duckdb`).
     A `duckdb` connection: its host or `path` extra is the file. A `postgres` connection: that database.
     Any other type: the dlt destination of that name, with the connection's URI as credentials."""
     if not conn_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 DLT_DEFAULTS = {
     # dlt would look up every setting as an Airflow Variable: thousands of 404s over the task API
@@ -21,11 +22,26 @@ def configure_dlt_environment() -> None:
         os.environ.setdefault(key, value)
 
 
-def route_dlt_logging() -> None:
-    """Make dlt's warnings reach the task log at their own level instead of as stderr ERROR lines:
-    drop dlt's stderr handler and let records propagate to the handlers Airflow installed."""
+class _ForwardToTaskLog(logging.Handler):
+    """Hands dlt's records to the task logger at their own level."""
+
+    def __init__(self, target: Any) -> None:
+        super().__init__(logging.WARNING)
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log = getattr(self.target, record.levelname.lower(), None) or self.target.warning
+            log("dlt: %s", record.getMessage())
+        except Exception:  # never fail a load because a log line could not be written
+            self.handleError(record)
+
+
+def route_dlt_logging(target: Any) -> None:
+    """Send dlt's log to `target` (the task logger). dlt's own handler writes to stderr, which Airflow
+    3 records as ERROR lines; dlt keeps the first handler it finds on its logger, so ours stays."""
     dlt_logger = logging.getLogger("dlt")
     for handler in list(dlt_logger.handlers):
         dlt_logger.removeHandler(handler)
-    dlt_logger.propagate = True
-    dlt_logger.setLevel(logging.WARNING)
+    dlt_logger.addHandler(_ForwardToTaskLog(target))
+    dlt_logger.propagate = False

@@ -103,7 +103,7 @@ class AnalyticsLoadOperator(BaseOperator):
         from analytics_provider.spec.keys import child_keys
         from analytics_provider.window import resolve_window
 
-        route_dlt_logging()
+        route_dlt_logging(self.log)
         initial = resource.incremental.initial_lookback if resource.incremental else None
         window = resolve_window(
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
