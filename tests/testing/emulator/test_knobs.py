@@ -36,6 +36,8 @@ def test_latency_is_added_and_settable_at_run_time(fresh: Client) -> None:
     r = requests.post(fresh.emu.base_url + "/_emulator/settings", json={"latency_ms": 60}, timeout=10)
     assert r.json()["latency_ms"] == 60
     assert timed() >= 0.06
+    fresh.emu.set_latency(0)
+    assert timed() < 0.04
 
 
 def test_rate_limit_answers_429_with_honest_retry_after(http: requests.Session) -> None:

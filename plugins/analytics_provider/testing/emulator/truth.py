@@ -9,7 +9,6 @@ ignored by resources that do not hang off pipelines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import insights, legacy, views
@@ -74,7 +73,4 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
 
 
 def _pipelines(state: EmulatorState, since: str | None, until: str | None) -> list[Pipeline]:
-    since_ms = None if not since else parse_time(since)
-    until_ms = None if not until else parse_time(until)
-    found: Iterator[Pipeline] = state.iter_pipelines(since_ms, until_ms)
-    return list(found)
+    return list(state.iter_pipelines(parse_time(since) if since else None, parse_time(until) if until else None))
