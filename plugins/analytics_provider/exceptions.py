@@ -12,7 +12,7 @@ class SpecError(ValueError):
         super().__init__(f"{source}: {path}: {message}")
 
 
-class AnalyticsApiError(RuntimeError):
+class AnalyticsApiError(Exception):
     """A call to the analytics API failed. The message never contains the API key."""
 
     def __init__(

@@ -8,11 +8,31 @@ from collections.abc import Callable
 from typing import Any
 
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
-from requests import Response
+from requests import HTTPError, Response
 from requests.exceptions import JSONDecodeError
 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
+
+
+class AnalyticsHTTPError(AnalyticsApiError, HTTPError):
+    """A failed response, as an `HTTPError` carrying the response: dlt's retrying session sees its
+    status (and `Retry-After`) and retries it when the status is retryable; past the budget the
+    friendly, key-free message is what the task fails with."""
+
+    def __init__(self, message: str, response: Response, resource: str, path: str) -> None:
+        super().__init__(message, status=response.status_code, resource=resource, path=path)
+        self.response = response
+        self.request = response.request
+
+
+class NotJsonError(AnalyticsHTTPError):
+    """A body that does not parse (truncated, HTML from a proxy, EDN): retried like a 5xx."""
+
+
+def retry_bad_body(response: Response | None, exception: BaseException | None) -> bool:
+    """Retry predicate for dlt's `Client`: a body that is not JSON is worth another attempt."""
+    return isinstance(exception, NotJsonError)
 
 
 class RequestStats:
@@ -55,12 +75,12 @@ def make_response_hook(
             )
         if response.status_code >= 400:
             body = settings.redact(response.text[:300])
-            raise AnalyticsApiError(
-                f"Resource `{resource}`: HTTP {response.status_code} for GET {path} after the configured retries: "
-                f"{body}",
-                status=response.status_code,
-                resource=resource,
-                path=path,
+            raise AnalyticsHTTPError(
+                f"Resource `{resource}`: HTTP {response.status_code} for GET {path} (retries exhausted or not "
+                f"retryable): {body}",
+                response,
+                resource,
+                path,
             )
         _parse_json_once(response, resource, path, settings)
         return response
@@ -74,12 +94,12 @@ def _parse_json_once(response: Response, resource: str, path: str, settings: Api
         parsed = response.json()
     except (JSONDecodeError, ValueError):
         head = settings.redact(response.text[:120])
-        raise AnalyticsApiError(
+        raise NotJsonError(
             f"Resource `{resource}`: GET {path} answered HTTP {response.status_code} with a body that is not "
             f"valid JSON ({len(response.content)} bytes, content type "
             f"`{response.headers.get('Content-Type', '?')}`), starting: {head!r}",
-            status=response.status_code,
-            resource=resource,
-            path=path,
+            response,
+            resource,
+            path,
         ) from None
     response.json = lambda **_: parsed  # type: ignore[method-assign]

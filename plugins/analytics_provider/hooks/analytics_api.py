@@ -99,6 +99,8 @@ class AnalyticsApiHook(BaseHook):
         """A session that sends the key and retries per `error_handler` (429 honours Retry-After)."""
         from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
 
+        from analytics_provider.dlt_source.responses import retry_bad_body
+
         eh = error_handler or ErrorHandlerSpec()
         settings = self.get_settings()
         client = Client(
@@ -108,6 +110,7 @@ class AnalyticsApiHook(BaseHook):
             request_max_attempts=eh.max_attempts,
             request_backoff_factor=eh.backoff_factor,
             request_max_retry_delay=eh.max_retry_delay,
+            retry_condition=retry_bad_body,
         )
         session = client.session
         if settings.api_key:
