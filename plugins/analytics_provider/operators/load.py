@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -100,7 +101,6 @@ class AnalyticsLoadOperator(BaseOperator):
         from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
         from analytics_provider.dlt_source.builder import build_source
-        from analytics_provider.spec.keys import child_keys
         from analytics_provider.window import resolve_window
 
         route_dlt_logging(self.log)
@@ -154,6 +154,7 @@ class AnalyticsLoadOperator(BaseOperator):
             }
             with target.lock(lock_key):
                 load_info = pipeline.load()
+                keys, refresh = self._child_keys(spec, resource, built.child_rows, pipeline, window, context)
             load_ids = list(load_info.loads_ids)
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
@@ -164,20 +165,83 @@ class AnalyticsLoadOperator(BaseOperator):
             dict(built.stats.by_status),
             time.monotonic() - started,
         )
+        summary = self._summary(
+            resource, window, rows, load_ids, built.stats.total, keys, built.stats.not_found_as_empty
+        )
+        if refresh is not None:
+            summary["refresh"] = refresh
+        return summary
+
+    def _child_keys(
+        self,
+        spec: Spec,
+        resource: ResourceSpec,
+        child_rows: list[dict[str, Any]],
+        pipeline: Any,
+        window: Any,
+        context: Any,
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int] | None]:
+        """Keys for each child: from the rows just loaded, plus (scheduled runs) the parents whose
+        children were not final yet, minus keys a child fetches once and already has."""
+        from analytics_provider.refresh import already_loaded, plan_refresh
+        from analytics_provider.spec.keys import child_keys
+
+        children = spec.children(resource.name)
         keys: dict[str, list[dict[str, Any]]] = {}
-        skipped: dict[str, int] = {}
-        for child in spec.children(resource.name):
-            keys[child.name], skipped[child.name] = child_keys(child.bind, built.child_rows, child.only_if)
-            if skipped[child.name]:
+        refresh_summary = None
+        refresh_parents: list[Any] = []
+        if resource.refresh is not None and not window.stateless and children:
+            with pipeline.sql_client() as sql:
+                plan = plan_refresh(
+                    sql, resource.table, resource.primary_key[0], resource.refresh, _reference_time(context)
+                )
+            refresh_parents = plan.parents()
+            refresh_summary = plan.summary()
+            self.log.info(
+                "Refresh of `%s` children: %d parents created in the last %s, %d owning unfinished `%s` rows",
+                resource.name,
+                len(plan.lookback),
+                resource.refresh.lookback,
+                len(plan.unfinished),
+                resource.refresh.table,
+            )
+            if plan.dropped:
+                self.log.warning(
+                    "%d unfinished `%s` rows are older than %s and no longer re-read: %s%s",
+                    len(plan.dropped),
+                    resource.refresh.table,
+                    resource.refresh.max_age,
+                    ", ".join(map(str, plan.dropped[:20])),
+                    " ..." if len(plan.dropped) > 20 else "",
+                )
+        for child in children:
+            child_list, skipped = child_keys(child.bind, child_rows, child.only_if)
+            if skipped:
                 self.log.info(
-                    "%d `%s` rows lack a value `%s` binds (%s): not parents of `%s`",
-                    skipped[child.name],
+                    "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
+                    skipped,
                     resource.name,
                     child.name,
                     ", ".join(child.bind.values()),
-                    child.name,
                 )
-        return self._summary(resource, window, rows, load_ids, built.stats.total, keys, built.stats.not_found_as_empty)
+            by_pk = [name for name, expr in child.bind.items() if expr == resource.primary_key[0]]
+            if refresh_parents and len(by_pk) == len(child.bind):
+                seen = {tuple(sorted(k.items())) for k in child_list}
+                for parent_id in refresh_parents:
+                    key = {name: parent_id for name in by_pk}
+                    if tuple(sorted(key.items())) not in seen:
+                        child_list.append(key)
+            if child.skip_loaded and child_list:
+                with pipeline.sql_client() as sql:
+                    have = already_loaded(sql, child.table, child.skip_loaded, child_list)
+                if have:
+                    cols = list(child.skip_loaded)
+                    child_list = [
+                        k for k in child_list if tuple(str(k[child.skip_loaded[c]]) for c in cols) not in have
+                    ]
+                    self.log.info("%d `%s` already loaded and final: not fetched again", len(have), child.name)
+            keys[child.name] = child_list
+        return keys, refresh_summary
 
     def _summary(
         self,
@@ -199,6 +263,14 @@ class AnalyticsLoadOperator(BaseOperator):
             "parent_keys": len(self.parent_keys or []),
             "keys": keys,
         }
+
+
+def _reference_time(context: Any) -> datetime:
+    """'Now' for a run: its data interval end when it has one (so reruns are reproducible), else the clock."""
+    end = context.get("data_interval_end") if hasattr(context, "get") else None
+    if end is None:
+        return datetime.now(timezone.utc)
+    return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
 
 
 def _mask(settings: ApiSettings) -> None:

@@ -26,6 +26,7 @@ from analytics_provider.spec.model import (
     ErrorHandlerSpec,
     IncrementalSpec,
     PaginatorSpec,
+    RefreshSpec,
     ResourceSpec,
     Spec,
 )
@@ -39,10 +40,11 @@ _PAGINATOR_TYPES = {"cursor": {"type", "cursor_param", "cursor_path"}, "single_p
 _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor", "max_retry_delay"}
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
-    "carry", "only_if", "incremental", "columns", "table_name", "batch_size",
+    "carry", "only_if", "incremental", "refresh", "skip_loaded", "columns", "table_name", "batch_size",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
+_REFRESH_KEYS = {"table", "parent_column", "final", "status_column", "created_column", "lookback", "max_age"}
 _DAG_KEYS = {"dag_id", "description", "schedule", "resources"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -212,6 +214,13 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         raise ctx.fail(f"{path}.only_if", "`only_if` filters parent rows and needs a `parent`")
     for key, values in only_if.items():
         ctx.typed(values, f"{path}.only_if.{key}", list, "a list of allowed values")
+    skip_loaded = ctx.typed(r.get("skip_loaded") or {}, f"{path}.skip_loaded", dict, "a mapping of column to key")
+    unknown_keys = sorted(set(skip_loaded.values()) - set(bind))
+    if unknown_keys:
+        raise ctx.fail(f"{path}.skip_loaded", f"{_ticks(unknown_keys)} not in `bind`; map table columns to bound keys")
+    refresh = _refresh(ctx, r.get("refresh"), f"{path}.refresh")
+    if refresh is not None and r.get("incremental") is None:
+        raise ctx.fail(f"{path}.refresh", "`refresh` works with an `incremental` resource's scheduled runs")
     batch_size = r.get("batch_size", 200)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ctx.fail(f"{path}.batch_size", f"expected a positive integer, got {batch_size!r}")
@@ -227,6 +236,8 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         carry=carry,
         only_if={str(k): tuple(v) for k, v in only_if.items()},
         incremental=_incremental(ctx, r.get("incremental"), f"{path}.incremental"),
+        refresh=refresh,
+        skip_loaded={str(k): str(v) for k, v in skip_loaded.items()},
         columns=columns,
         table_name=r.get("table_name"),
         batch_size=batch_size,
@@ -273,6 +284,22 @@ def _incremental(ctx: _Ctx, raw: Any, path: str) -> IncrementalSpec | None:
             except ValueError as exc:
                 raise ctx.fail(f"{path}.{key}", str(exc)) from None
     return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
+
+
+def _refresh(ctx: _Ctx, raw: Any, path: str) -> RefreshSpec | None:
+    if raw is None:
+        return None
+    f = ctx.mapping(raw, path, _REFRESH_KEYS, {"table", "parent_column", "final"})
+    final = ctx.typed(f["final"], f"{path}.final", list, "a list of final status values")
+    durations = {}
+    for key in ("lookback", "max_age"):
+        if key in f:
+            try:
+                durations[key] = parse_duration(f[key])
+            except ValueError as exc:
+                raise ctx.fail(f"{path}.{key}", str(exc)) from None
+    names = {k: str(f[k]) for k in ("table", "parent_column", "status_column", "created_column") if k in f}
+    return RefreshSpec(final=tuple(str(v) for v in final), **names, **durations)
 
 
 def _check_graph(ctx: _Ctx, resources: dict[str, ResourceSpec]) -> None:

@@ -81,6 +81,23 @@ class IncrementalSpec:
 
 
 @dataclass(frozen=True)
+class RefreshSpec:
+    """Re-read children of parents whose children were not final at the last load.
+
+    After a scheduled run of the parent, the parents to re-read are: those created within
+    `lookback` (catches re-runs of finished children), and those owning a row of `table` whose
+    `status_column` is not in `final` and that is younger than `max_age`."""
+
+    table: str
+    parent_column: str
+    final: tuple[str, ...]
+    status_column: str = "status"
+    created_column: str = "created_at"
+    lookback: timedelta = timedelta(hours=24)
+    max_age: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
 class ResourceSpec:
     name: str
     endpoint: EndpointSpec
@@ -95,6 +112,9 @@ class ResourceSpec:
     only_if: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """Parent field -> allowed values: only parent rows that match become parents of this child."""
     incremental: IncrementalSpec | None = None
+    refresh: RefreshSpec | None = None
+    skip_loaded: dict[str, str] = field(default_factory=dict)
+    """Child column -> key name: keys whose row is already in this resource's table are not fetched."""
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     table_name: str | None = None
     batch_size: int = 200

@@ -1,0 +1,100 @@
+"""Keeping unfinished records fresh, and not fetching twice what is already final.
+
+Both read the destination through the pipeline's SQL client after a load: the warehouse is the
+record of what was loaded and how final it was, on any worker and for any destination dlt can
+query. A table that does not exist yet means nothing is loaded yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analytics_provider.spec.model import RefreshSpec
+
+log = logging.getLogger(__name__)
+_SHOWN = 20
+
+
+@dataclass
+class RefreshPlan:
+    """Parents whose children a scheduled run re-reads, and why."""
+
+    lookback: list[Any] = field(default_factory=list)
+    unfinished: list[Any] = field(default_factory=list)
+    dropped: list[Any] = field(default_factory=list)
+    """Unfinished child rows older than `max_age`: no longer re-read."""
+
+    def parents(self) -> list[Any]:
+        return list(dict.fromkeys([*self.lookback, *self.unfinished]))
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "lookback_parents": len(self.lookback),
+            "unfinished_parents": len(self.unfinished),
+            "parents_reread": len(self.parents()),
+            "dropped_unfinished": len(self.dropped),
+        }
+
+
+def _rows(sql: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    try:
+        return list(sql.execute_sql(query, *args) or [])
+    except Exception as exc:  # the table is not there yet on a first load
+        if "not exist" in str(exc).lower() or "not found" in str(exc).lower() or "undefined" in str(exc).lower():
+            return []
+        raise
+
+
+def plan_refresh(
+    sql: Any, parent_table: str, parent_key: str, refresh: RefreshSpec, reference: datetime
+) -> RefreshPlan:
+    """Which parents to re-read at `reference` time (the run's data interval end or now)."""
+    parents = sql.make_qualified_table_name(parent_table)
+    children = sql.make_qualified_table_name(refresh.table)
+    created, status, owner = refresh.created_column, refresh.status_column, refresh.parent_column
+    since = reference - refresh.lookback
+    cutoff = reference - refresh.max_age
+    plan = RefreshPlan()
+    plan.lookback = [r[0] for r in _rows(sql, f"SELECT {parent_key} FROM {parents} WHERE {created} >= %s", since)]
+    marks = ", ".join(["%s"] * len(refresh.final))
+    unfinished = _rows(
+        sql,
+        f"SELECT {owner}, id, {created} FROM {children} WHERE {status} IS NULL OR {status} NOT IN ({marks})",
+        *refresh.final,
+    )
+    for parent_id, child_id, created_at in unfinished:
+        if created_at is not None and _as_datetime(created_at) < cutoff:
+            plan.dropped.append(child_id)
+        else:
+            plan.unfinished.append(parent_id)
+    plan.unfinished = list(dict.fromkeys(plan.unfinished))
+    return plan
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    import pendulum
+
+    return pendulum.parse(str(value))
+
+
+def already_loaded(sql: Any, table: str, columns: dict[str, str], keys: Sequence[dict[str, Any]]) -> set[tuple]:
+    """The keys (as tuples in `columns` order) whose row is already in `table`."""
+    if not keys:
+        return set()
+    qualified = sql.make_qualified_table_name(table)
+    names = list(columns)
+    first = names[0]
+    values = sorted({k[columns[first]] for k in keys}, key=str)
+    found: set[tuple] = set()
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        rows = _rows(sql, f"SELECT {', '.join(names)} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
+        found.update(tuple(str(v) for v in row) for row in rows)
+    return {t for t in (tuple(str(k[columns[n]]) for n in names) for k in keys) if t in found}
