@@ -34,6 +34,7 @@ class FactoryConfig:
     destination_conn_id: str | None = None
     dataset_name: str = "analytics"
     pool: str | None = DEFAULT_POOL
+    strict_schema: bool = False
     retries: int = 2
     retry_delay: timedelta = timedelta(minutes=1)
     start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -48,6 +49,7 @@ class FactoryConfig:
             destination_conn_id=env.get("ANALYTICS_DESTINATION_CONN_ID") or None,
             dataset_name=env.get("ANALYTICS_DATASET", "analytics"),
             pool=env.get("ANALYTICS_POOL", DEFAULT_POOL) or None,
+            strict_schema=env.get("ANALYTICS_STRICT_SCHEMA", "").lower() in ("1", "true", "yes"),
             retries=int(env.get("ANALYTICS_TASK_RETRIES", "2")),
             retry_delay=timedelta(seconds=float(env.get("ANALYTICS_RETRY_DELAY_SECONDS", "60"))),
         )
@@ -151,6 +153,7 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 "analytics_conn_id": config.analytics_conn_id,
                 "destination_conn_id": config.destination_conn_id,
                 "dataset_name": config.dataset_name,
+                "strict_schema": config.strict_schema,
                 "start": "{{ params.start or '' }}",
                 "end": "{{ params.end or '' }}",
                 "outlets": [

@@ -38,6 +38,9 @@ class AnalyticsLoadOperator(BaseOperator):
     :param start: explicit window start (ISO 8601), templated.
     :param end: explicit window end (ISO 8601), templated.
     :param loader_file_format: dlt file format; by default the fastest the destination takes.
+    :param strict_schema: freeze the columns and types of existing tables (dlt schema contract):
+        a new field or a changed type fails the task naming table and column. Off by default:
+        a new field becomes a new column, a changed type a variant column.
     """
 
     template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys")
@@ -55,6 +58,7 @@ class AnalyticsLoadOperator(BaseOperator):
         start: str | None = None,
         end: str | None = None,
         loader_file_format: str | None = None,
+        strict_schema: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -67,6 +71,7 @@ class AnalyticsLoadOperator(BaseOperator):
         self.start = start
         self.end = end
         self.loader_file_format = loader_file_format
+        self.strict_schema = strict_schema
 
     def execute(self, context: Any) -> dict[str, Any]:
         from analytics_provider.dlt_runtime import configure_dlt_environment
@@ -84,6 +89,14 @@ class AnalyticsLoadOperator(BaseOperator):
         except AnalyticsApiError:
             raise
         except Exception as exc:
+            contract = _find(exc, "DataValidationError")
+            if contract is not None:
+                raise AirflowFailException(
+                    f"Resource `{resource.name}`: strict schema rejected the data: table "
+                    f"`{getattr(contract, 'table_name', '?')}`, column `{getattr(contract, 'column_name', '?')}` "
+                    f"({getattr(contract, 'schema_entity', '?')} are frozen). Evolve the table on purpose (run "
+                    "without strict_schema once) or fix the source."
+                ) from None
             api_error = _find_api_error(exc)
             if isinstance(api_error, AnalyticsAuthError):
                 raise AirflowFailException(str(api_error)) from None
@@ -143,7 +156,11 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock(lock_key):
                 pipeline.sync_destination()
-            pipeline.extract(built.source, loader_file_format=self.loader_file_format or target.file_format)
+            pipeline.extract(
+                built.source,
+                loader_file_format=self.loader_file_format or target.file_format,
+                schema_contract={"columns": "freeze", "data_type": "freeze"} if self.strict_schema else None,
+            )
             extracted = time.monotonic()
             self.log.info("Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, extracted - started)
             pipeline.normalize()
@@ -284,8 +301,9 @@ def _mask(settings: ApiSettings) -> None:
         pass
 
 
-def _find_api_error(exc: BaseException) -> AnalyticsApiError | None:
-    """dlt wraps errors raised while extracting (PipelineStepFailed -> ResourceExtractionError -> ours)."""
+def _find(exc: BaseException, wanted: type | str) -> Any:
+    """The first exception of type (or class name) `wanted` in the chain dlt wraps errors in
+    (PipelineStepFailed -> ResourceExtractionError -> the cause)."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -293,10 +311,16 @@ def _find_api_error(exc: BaseException) -> AnalyticsApiError | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, AnalyticsApiError):
+        if isinstance(wanted, str) and type(current).__name__ == wanted:
+            return current
+        if isinstance(wanted, type) and isinstance(current, wanted):
             return current
         stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
     return None
+
+
+def _find_api_error(exc: BaseException) -> AnalyticsApiError | None:
+    return _find(exc, AnalyticsApiError)
 
 
 def _root_message(exc: BaseException) -> str:

@@ -12,7 +12,9 @@ A fault config is ``{"seed": int, "profile": "hostile" (optional), "rules": [rul
      "status": 503,           # status: a code or a list of codes (one picked per URL)
      "retry_after": 1,        # rate_limit: Retry-After seconds
      "delay_ms": 2000,        # slow: extra delay
-     "when": "any" | "last"}  # drop_token: any page, or only the last page
+     "when": "any" | "last",  # drop_token: any page, or only the last page
+     "add": {"new_field": 1}, # drift: fields added to every record
+     "retype": {"number": "str"}}  # drift: a field served with another type
 
 A probabilistic decision hashes (seed, rule index, method + URL), so it does not depend on
 the order in which concurrent clients arrive, and a URL fails at most on its first ``times``
@@ -29,7 +31,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("status", "rate_limit", "child_404", "truncate", "repeat_token", "drop_token", "reset", "slow")
+KINDS = ("status", "rate_limit", "child_404", "truncate", "repeat_token", "drop_token", "reset", "slow", "drift")
 #: Kinds that answer instead of the route handler.
 SHORT_CIRCUIT = ("reset", "status", "rate_limit", "child_404")
 
@@ -57,12 +59,18 @@ class FaultRule:
     retry_after: int = 1
     delay_ms: int = 2000
     when: str = "any"
+    add: dict[str, Any] | None = None
+    """drift: fields added to every record of the answer."""
+    retype: dict[str, str] | None = None
+    """drift: field -> `str`, `int`, `float` or `bool`: the field's value is served with that type."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind `{self.kind}`; known: {', '.join(KINDS)}")
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"fault `probability` must be within [0, 1], got {self.probability}")
+        if self.retype and not set(self.retype.values()) <= {"str", "int", "float", "bool"}:
+            raise ValueError(f"fault `retype` types must be str, int, float or bool, got {self.retype}")
         if self.when not in ("any", "last"):
             raise ValueError(f"fault `when` must be `any` or `last`, got `{self.when}`")
         if self.path is not None:

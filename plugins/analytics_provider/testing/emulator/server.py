@@ -123,6 +123,8 @@ def _apply_body_fault(f: Fired, response: Response, token: str | None) -> bool:
         return False
     if kind == "truncate":
         return True  # applied while writing
+    if kind == "drift":
+        return _drift(f.rule.add or {}, f.rule.retype or {}, body)
     if not isinstance(body, dict) or "next_page_token" not in body:
         return False
     if kind == "repeat_token" and body["next_page_token"] is not None:
@@ -132,6 +134,22 @@ def _apply_body_fault(f: Fired, response: Response, token: str | None) -> bool:
         del body["next_page_token"]
         return True
     return False
+
+
+_CASTS = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _drift(add: dict[str, Any], retype: dict[str, str], body: Any) -> bool:
+    """Schema drift: new fields and changed types on every record of a body."""
+    records = body.get("items", [body]) if isinstance(body, dict) else body if isinstance(body, list) else []
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        record.update(add)
+        for name, kind in retype.items():
+            if record.get(name) is not None:
+                record[name] = _CASTS[kind](record[name])
+    return bool(records)
 
 
 class _Handler(BaseHTTPRequestHandler):
