@@ -142,6 +142,12 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 "stored cursor alone. Empty: continue from the stored cursor.",
             ),
             "end": Param(None, type=["null", "string"], description="Window end (ISO 8601); default now."),
+            "orgs": Param(
+                None,
+                type=["null", "string"],
+                description="Comma-separated org slugs to load (`gh/acme,circleci/<uuid>`); empty: the "
+                "connection's `org_slugs`, or every org of the API key.",
+            ),
         },
     ) as dag:
         loads: dict[str, Any] = {}
@@ -156,6 +162,7 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 "strict_schema": config.strict_schema,
                 "start": "{{ params.start or '' }}",
                 "end": "{{ params.end or '' }}",
+                "org_slugs": "{{ params.orgs or '' }}",
                 "outlets": [
                     Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")
                 ],

@@ -190,3 +190,18 @@ def test_explicit_window_is_exact_and_leaves_the_cursor_alone(
     run_chain(["self_collaborations", "pipelines"], task_context(EMULATOR_NOW, EMULATOR_NOW + DAY))
     pages = emulator.stats()["routes"].get("GET /v2/pipeline", 0)
     assert pages <= 2 * len(emulator.truth("self_collaborations"))
+
+
+def test_a_run_limited_to_some_orgs_loads_only_those(emulator: Any, api_connection: str, duckdb_path: Path) -> None:
+    query = _duckdb_query(duckdb_path)
+    orgs = emulator.truth("self_collaborations")
+    wanted = orgs[0]["slug"]
+    out = run_chain(
+        ["self_collaborations", "context", "pipelines"],
+        task_context(EMULATOR_NOW - DAY, EMULATOR_NOW),
+        org_slugs=wanted,
+    )
+    assert _ids(query, "self_collaborations") == [orgs[0]["id"]]
+    assert {r[0] for r in query("SELECT DISTINCT org_slug FROM analytics.pipelines")} == {wanted}
+    assert {r[0] for r in query("SELECT DISTINCT org_id FROM analytics.context")} == {orgs[0]["id"]}
+    assert out["pipelines"][0]["parent_keys"] == 1

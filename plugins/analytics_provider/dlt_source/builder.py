@@ -58,6 +58,7 @@ def build_source(
     dataset: str,
     window: LoadWindow,
     parent_keys: list[dict[str, Any]] | None = None,
+    org_slugs: tuple[str, ...] = (),
 ) -> BuiltSource:
     stats = RequestStats()
     built = BuiltSource(source=None, stats=stats)  # type: ignore[arg-type]
@@ -75,7 +76,7 @@ def build_source(
             )
         ]
     elif resource.incremental is not None:
-        per_key = {_key_resource_name(resource, key): key for key in _org_filter(resource, parent_keys or [], settings)}
+        per_key = {_key_resource_name(resource, key): key for key in parent_keys or []}
         entries = [
             _rest_entry(spec, resource, window, name, *_bound(resource, key), hook) for name, key in per_key.items()
         ]
@@ -87,6 +88,8 @@ def build_source(
         if res.name == KEYS_RESOURCE:
             continue
         _add_steps(spec, resource, res, window, built, per_key.get(res.name))
+        if resource.org_field and org_slugs:
+            res.add_filter(_org_filter(resource.org_field, org_slugs), insert_at=1)
     built.source = source
     return built
 
@@ -133,12 +136,9 @@ def _key_resource_name(resource: ResourceSpec, key: dict[str, Any]) -> str:
     return f"{resource.name}__{re.sub(r'[^A-Za-z0-9]+', '_', ident).strip('_').lower()}"
 
 
-def _org_filter(resource: ResourceSpec, parent_keys: list[dict[str, Any]], settings: ApiSettings) -> list[dict]:
-    """Keep only the orgs the connection names, when it names any (matched on any bound value)."""
-    if not settings.org_slugs:
-        return parent_keys
-    wanted = set(settings.org_slugs)
-    return [k for k in parent_keys if wanted & {str(v) for v in k.values()}]
+def _org_filter(field_name: str, org_slugs: tuple[str, ...]) -> Callable[[dict[str, Any]], bool]:
+    wanted = frozenset(org_slugs)
+    return lambda row: row.get(field_name) in wanted
 
 
 def _dependent_entries(

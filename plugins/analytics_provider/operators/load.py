@@ -38,12 +38,14 @@ class AnalyticsLoadOperator(BaseOperator):
     :param start: explicit window start (ISO 8601), templated.
     :param end: explicit window end (ISO 8601), templated.
     :param loader_file_format: dlt file format; by default the fastest the destination takes.
+    :param org_slugs: comma-separated org slugs to load (templated); empty: the connection's
+        `org_slugs`, or every org of the key.
     :param strict_schema: freeze the columns and types of existing tables (dlt schema contract):
         a new field or a changed type fails the task naming table and column. Off by default:
         a new field becomes a new column, a changed type a variant column.
     """
 
-    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys")
+    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys", "org_slugs")
     ui_color = "#d9ecff"
 
     def __init__(
@@ -59,6 +61,7 @@ class AnalyticsLoadOperator(BaseOperator):
         end: str | None = None,
         loader_file_format: str | None = None,
         strict_schema: bool = False,
+        org_slugs: str | list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,6 +75,7 @@ class AnalyticsLoadOperator(BaseOperator):
         self.end = end
         self.loader_file_format = loader_file_format
         self.strict_schema = strict_schema
+        self.org_slugs = org_slugs
 
     def execute(self, context: Any) -> dict[str, Any]:
         from analytics_provider.dlt_runtime import configure_dlt_environment
@@ -143,6 +147,7 @@ class AnalyticsLoadOperator(BaseOperator):
             dataset=self.dataset_name,
             window=window,
             parent_keys=self.parent_keys,
+            org_slugs=_slugs(self.org_slugs) or settings.org_slugs,
         )
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
         lock_key = f"{target.display}/{self.dataset_name}"
@@ -280,6 +285,11 @@ class AnalyticsLoadOperator(BaseOperator):
             "parent_keys": len(self.parent_keys or []),
             "keys": keys,
         }
+
+
+def _slugs(value: str | list[str] | None) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value or []
+    return tuple(s.strip() for s in items if s and s.strip())
 
 
 def _reference_time(context: Any) -> datetime:

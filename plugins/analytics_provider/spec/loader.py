@@ -40,7 +40,7 @@ _PAGINATOR_TYPES = {"cursor": {"type", "cursor_param", "cursor_path"}, "single_p
 _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor", "max_retry_delay"}
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
-    "carry", "only_if", "incremental", "refresh", "skip_loaded", "columns", "table_name", "batch_size",
+    "carry", "only_if", "incremental", "refresh", "skip_loaded", "org_field", "columns", "table_name", "batch_size",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
@@ -239,6 +239,7 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         refresh=refresh,
         skip_loaded={str(k): str(v) for k, v in skip_loaded.items()},
         columns=columns,
+        org_field=r.get("org_field"),
         table_name=r.get("table_name"),
         batch_size=batch_size,
     )

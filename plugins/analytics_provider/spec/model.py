@@ -115,6 +115,8 @@ class ResourceSpec:
     refresh: RefreshSpec | None = None
     skip_loaded: dict[str, str] = field(default_factory=dict)
     """Child column -> key name: keys whose row is already in this resource's table are not fetched."""
+    org_field: str | None = None
+    """Field holding an org slug: when a run or the connection names orgs, other rows are dropped."""
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     table_name: str | None = None
     batch_size: int = 200
