@@ -15,10 +15,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import dlt
 import pendulum
 from dlt.extract import DltResource, DltSource
+from dlt.extract.incremental import IncrementalResourceWrapper
 from dlt.extract.items_transform import MapItem
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
@@ -42,7 +44,6 @@ class BuiltSource:
     stats: RequestStats
     child_rows: list[dict[str, Any]] = field(default_factory=list)
     """Projections of loaded rows onto the fields this resource's children bind."""
-    skipped_keys: int = 0
 
 
 def source_name(dataset: str, resource: str) -> str:
@@ -61,7 +62,7 @@ def build_source(
     org_slugs: tuple[str, ...] = (),
 ) -> BuiltSource:
     stats = RequestStats()
-    built = BuiltSource(source=None, stats=stats)  # type: ignore[arg-type]
+    child_rows: list[dict[str, Any]] = []
     hook = make_response_hook(resource.name, settings, stats, resource.endpoint.not_found == "empty")
     client = {
         "base_url": settings.base_url,
@@ -87,11 +88,10 @@ def build_source(
     for res in source.resources.values():
         if res.name == KEYS_RESOURCE:
             continue
-        _add_steps(spec, resource, res, window, built, per_key.get(res.name))
+        _add_steps(spec, resource, res, window, child_rows, per_key.get(res.name))
         if resource.org_field and org_slugs:
             res.add_filter(_org_filter(resource.org_field, org_slugs), insert_at=1)
-    built.source = source
-    return built
+    return BuiltSource(source, stats, child_rows)
 
 
 def _rest_entry(
@@ -125,7 +125,8 @@ def _rest_entry(
 
 
 def _bound(resource: ResourceSpec, key: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    path = _PLACEHOLDER.sub(lambda m: str(key[m.group(1)]), resource.endpoint.path)
+    """The endpoint's path (values URL-quoted; a slug keeps its `/`) and params for one parent key."""
+    path = _PLACEHOLDER.sub(lambda m: quote(str(key[m.group(1)]), safe="/"), resource.endpoint.path)
     params = {k: _PLACEHOLDER.sub(lambda m: str(key[m.group(1)]), v) for k, v in resource.endpoint.params.items()}
     return path, params
 
@@ -182,7 +183,7 @@ def _add_steps(
     resource: ResourceSpec,
     res: DltResource,
     window: LoadWindow,
-    built: BuiltSource,
+    child_rows: list[dict[str, Any]],
     key: dict[str, Any] | None,
 ) -> None:
     """Carry parent values, parse the cursor before the incremental step, filter the window,
@@ -192,14 +193,14 @@ def _add_steps(
     inc = resource.incremental
     if inc is not None:
         cursor = inc.cursor_path
-        step_at = next(i for i, s in enumerate(res._pipe.steps) if type(s).__name__ == "IncrementalResourceWrapper")
+        step_at = next(i for i, s in enumerate(res._pipe.steps) if isinstance(s, IncrementalResourceWrapper))
         res.add_map(lambda row: _parse_cursor(row, cursor), insert_at=step_at)
         if window.end is not None and window.start is not None:
             start = window.start
             res.add_filter(lambda row: row[cursor] >= start)
     needed = _fields_children_need(spec, resource)
     if needed:
-        sink = built.child_rows
+        sink = child_rows
         res.add_step(_AfterIncremental(lambda row: (sink.append({f: row.get(f) for f in needed}), row)[1]))
 
 
