@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
+from analytics_provider.operators.failures import translate_failure
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
 
@@ -93,28 +94,14 @@ class AnalyticsLoadOperator(BaseOperator):
         except AnalyticsApiError:
             raise
         except Exception as exc:
-            contract = _find(exc, "DataValidationError")
-            if contract is not None:
-                raise AirflowFailException(
-                    f"Resource `{resource.name}`: strict schema rejected the data: table "
-                    f"`{getattr(contract, 'table_name', '?')}`, column `{getattr(contract, 'column_name', '?')}` "
-                    f"({getattr(contract, 'schema_entity', '?')} are frozen). Evolve the table on purpose (run "
-                    "without strict_schema once) or fix the source."
-                ) from None
-            api_error = _find_api_error(exc)
-            if isinstance(api_error, AnalyticsAuthError):
-                raise AirflowFailException(str(api_error)) from None
-            if api_error is not None:
-                raise AnalyticsApiError(str(api_error), status=api_error.status, resource=resource.name) from None
-            raise RuntimeError(
-                settings.redact(f"Resource `{resource.name}` failed: {type(exc).__name__}: {_root_message(exc)}")
-            ) from None
+            raise translate_failure(exc, resource.name, settings.redact) from None
 
     def _run(
         self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
     ) -> dict[str, Any]:
         import dlt
 
+        from analytics_provider.child_keys import keys_for_children
         from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
         from analytics_provider.dlt_source.builder import build_source
@@ -176,7 +163,8 @@ class AnalyticsLoadOperator(BaseOperator):
             }
             with target.lock(lock_key):
                 load_info = pipeline.load()
-                keys, refresh = self._child_keys(spec, resource, built.child_rows, pipeline, window, context)
+                refresh_at = None if window.stateless else _reference_time(context)
+                keys, refresh = keys_for_children(spec, resource, built.child_rows, pipeline, refresh_at, self.log)
             load_ids = list(load_info.loads_ids)
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
@@ -193,77 +181,6 @@ class AnalyticsLoadOperator(BaseOperator):
         if refresh is not None:
             summary["refresh"] = refresh
         return summary
-
-    def _child_keys(
-        self,
-        spec: Spec,
-        resource: ResourceSpec,
-        child_rows: list[dict[str, Any]],
-        pipeline: Any,
-        window: Any,
-        context: Any,
-    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int] | None]:
-        """Keys for each child: from the rows just loaded, plus (scheduled runs) the parents whose
-        children were not final yet, minus keys a child fetches once and already has."""
-        from analytics_provider.refresh import already_loaded, plan_refresh
-        from analytics_provider.spec.keys import child_keys
-
-        children = spec.children(resource.name)
-        keys: dict[str, list[dict[str, Any]]] = {}
-        refresh_summary = None
-        refresh_parents: list[Any] = []
-        if resource.refresh is not None and not window.stateless and children:
-            with pipeline.sql_client() as sql:
-                plan = plan_refresh(
-                    sql, resource.table, resource.primary_key[0], resource.refresh, _reference_time(context)
-                )
-            refresh_parents = plan.parents()
-            refresh_summary = plan.summary()
-            self.log.info(
-                "Refresh of `%s` children: %d parents created in the last %s, %d owning unfinished `%s` rows",
-                resource.name,
-                len(plan.lookback),
-                resource.refresh.lookback,
-                len(plan.unfinished),
-                resource.refresh.table,
-            )
-            if plan.dropped:
-                self.log.warning(
-                    "%d unfinished `%s` rows are older than %s and no longer re-read: %s%s",
-                    len(plan.dropped),
-                    resource.refresh.table,
-                    resource.refresh.max_age,
-                    ", ".join(map(str, plan.dropped[:20])),
-                    " ..." if len(plan.dropped) > 20 else "",
-                )
-        for child in children:
-            child_list, skipped = child_keys(child.bind, child_rows, child.only_if)
-            if skipped:
-                self.log.info(
-                    "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
-                    skipped,
-                    resource.name,
-                    child.name,
-                    ", ".join(child.bind.values()),
-                )
-            by_pk = [name for name, expr in child.bind.items() if expr == resource.primary_key[0]]
-            if refresh_parents and len(by_pk) == len(child.bind):
-                seen = {tuple(sorted(k.items())) for k in child_list}
-                for parent_id in refresh_parents:
-                    key = {name: parent_id for name in by_pk}
-                    if tuple(sorted(key.items())) not in seen:
-                        child_list.append(key)
-            if child.skip_loaded and child_list:
-                with pipeline.sql_client() as sql:
-                    have = already_loaded(sql, child.table, child.skip_loaded, child_list)
-                if have:
-                    cols = list(child.skip_loaded)
-                    child_list = [
-                        k for k in child_list if tuple(str(k[child.skip_loaded[c]]) for c in cols) not in have
-                    ]
-                    self.log.info("%d `%s` already loaded and final: not fetched again", len(have), child.name)
-            keys[child.name] = child_list
-        return keys, refresh_summary
 
     def _summary(
         self,
@@ -309,34 +226,3 @@ def _mask(settings: ApiSettings) -> None:
         mask_secret(settings.api_key)
     except ImportError:  # pragma: no cover - older task SDKs
         pass
-
-
-def _find(exc: BaseException, wanted: type | str) -> Any:
-    """The first exception of type (or class name) `wanted` in the chain dlt wraps errors in
-    (PipelineStepFailed -> ResourceExtractionError -> the cause)."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(wanted, str) and type(current).__name__ == wanted:
-            return current
-        if isinstance(wanted, type) and isinstance(current, wanted):
-            return current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "exception", None)])
-    return None
-
-
-def _find_api_error(exc: BaseException) -> AnalyticsApiError | None:
-    return _find(exc, AnalyticsApiError)
-
-
-def _root_message(exc: BaseException) -> str:
-    current: BaseException = exc
-    while True:
-        nxt = getattr(current, "exception", None) or current.__cause__
-        if not isinstance(nxt, BaseException) or nxt is current:
-            return str(current)[:500]
-        current = nxt
