@@ -1,0 +1,401 @@
+"""Fan-out benchmark: one day of >= 500 pipelines with their workflows, job lists and job details,
+from an emulator with 50 ms latency and a 50 requests/second rate limit.
+
+Operator: the chain `self_collaborations -> pipelines -> pipeline_workflows -> workflow_jobs -> jobs`
+run the way the generated `analytics_pipelines` DAG runs it: one task per root, `plan_batches`
+between levels (200 parent keys a mapped task), and the mapped tasks of a level run in a pool of
+N slots (the README's `analytics_api` pool has 4). Each task instance is a fresh process forked
+from a parent that has imported Airflow and the operator module but not dlt, like Airflow 3's
+LocalExecutor forks a task process from its worker; a level starts when the previous one has
+finished (the plan task reads every mapped output). Scheduler latency between tasks is not
+included. Failed tasks are counted and retried once at once (Airflow: `retries=2`).
+
+Plain dlt: the same four levels as one `rest_api_source` with child resources
+(`{resources.<parent>.<field>}`), sequential and with `parallelized=True`, in one fresh process.
+
+Bound = requests the run needed (every answered request except 429s) / rate limit.
+
+Run: `.venv/bin/python bench/fanout.py [--quick] [--slots 4] [--rounds 2]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import _common
+
+LATENCY_MS = 50.0
+RATE_LIMIT = 50.0
+CHAIN = ["self_collaborations", "pipelines", "pipeline_workflows", "workflow_jobs", "jobs"]
+
+
+# -- the operator, the DAG's way ------------------------------------------------------------------
+def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict[str, Any]:
+    """One task instance (runs in a forked process)."""
+    resource, keys, context_args = args
+    from datetime import datetime
+
+    from analytics_provider.operators.load import AnalyticsLoadOperator
+    from analytics_provider.testing.chain import task_context
+
+    context = task_context(
+        datetime.fromisoformat(context_args["start"]), datetime.fromisoformat(context_args["end"]), "scheduled"
+    )
+    started = time.monotonic()
+    try:
+        op = AnalyticsLoadOperator(task_id=resource, resource=resource, parent_keys=keys)
+        summary = op.execute(context)
+        return {"ok": True, "summary": summary, "seconds": time.monotonic() - started}
+    except Exception as exc:  # a failed task instance: reported, retried by the caller
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
+
+
+def run_operator_chain(emulator: Any, db: str, slots: int, window: tuple[str, str]) -> dict[str, Any]:
+    from analytics_provider.batching import plan_batches
+    from analytics_provider.spec.loader import load_spec
+
+    os.environ.update(_common.api_connection_env(emulator.base_url))
+    os.environ["ANALYTICS_DUCKDB_PATH"] = db
+    spec = load_spec(None)
+    context_args = {"start": window[0].replace("Z", "+00:00"), "end": window[1].replace("Z", "+00:00")}
+    ctx = multiprocessing.get_context("fork")
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    levels = []
+    failures = 0
+    emulator.reset_stats()
+    started = time.monotonic()
+    # one process per task instance, at most `slots` at a time (maxtasksperchild=1)
+    with ctx.Pool(processes=slots, maxtasksperchild=1) as pool:
+        for name in CHAIN:
+            level_started = time.monotonic()
+            before = emulator.stats()
+            resource = spec.resource(name)
+            if resource.parent is None:
+                batches: list[Any] = [None]
+            else:
+                size = 0 if resource.incremental else resource.batch_size
+                batches = plan_batches(outputs[resource.parent], child=name, batch_size=size)
+            results = pool.map(_task, [(name, keys, context_args) for keys in batches], chunksize=1)
+            retry = [i for i, r in enumerate(results) if not r["ok"]]
+            failures += len(retry)
+            for i in retry:
+                _common.log(f"  task {name}[{i}] failed: {results[i]['error']}; retrying")
+                results[i] = pool.apply(_task, ((name, batches[i], context_args),))
+                if not results[i]["ok"]:
+                    raise RuntimeError(f"{name}[{i}] failed twice: {results[i]['error']}")
+            outputs[name] = [r["summary"] for r in results]
+            after = emulator.stats()
+            levels.append(
+                {
+                    "resource": name,
+                    "tasks": len(batches),
+                    "seconds": time.monotonic() - level_started,
+                    "task_seconds_median": _common.median(r["seconds"] for r in results),
+                    "requests": _status_delta(before, after),
+                    "rows": _sum_rows(outputs[name]),
+                }
+            )
+    wall = time.monotonic() - started
+    return {"wall_s": wall, "levels": levels, "failures": failures, "stats": emulator.stats()}
+
+
+def _status_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    b, a = before.get("by_status", {}), after.get("by_status", {})
+    return {k: a.get(k, 0) - b.get(k, 0) for k in a if a.get(k, 0) - b.get(k, 0)}
+
+
+def _sum_rows(summaries: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for s in summaries:
+        for table, n in (s.get("rows") or {}).items():
+            total[table] = total.get(table, 0) + n
+    return total
+
+
+# -- plain dlt ------------------------------------------------------------------------------------
+def _has_job_number(row: dict[str, Any]) -> bool:
+    return row.get("job_number") is not None
+
+
+def plain_config(base_url: str, parallel: bool) -> dict[str, Any]:
+    """The chain as plain dlt child resources. dlt raises on a parent row without the field a
+    child's path needs, so `workflow_jobs` rows without a `job_number` (approvals, jobs not
+    started) are filtered out of that resource (they are not loaded, unlike the operator)."""
+    ignore_404 = [{"status_code": 404, "action": "ignore"}]
+    par = {"parallelized": True} if parallel else {}
+    return {
+        "client": {
+            "base_url": base_url,
+            "headers": {"Accept": "application/json"},
+            "auth": {"type": "api_key", "name": "api_key", "api_key": _common.API_KEY, "location": "header"},
+            "paginator": {"type": "cursor", "cursor_path": "next_page_token", "cursor_param": "page-token"},
+        },
+        "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
+        "resources": [
+            {"name": "self_collaborations", "endpoint": {"path": "/v2/me/collaborations", "data_selector": "$"}},
+            {
+                "name": "pipelines",
+                "endpoint": {
+                    "path": "/v2/pipeline",
+                    "params": {"org-slug": "{resources.self_collaborations.slug}"},
+                    "data_selector": "items",
+                },
+            },
+            {
+                "name": "pipeline_workflows",
+                "table_name": "workflow",
+                "endpoint": {
+                    "path": "/v2/pipeline/{resources.pipelines.id}/workflow",
+                    "data_selector": "items",
+                    "response_actions": ignore_404,
+                },
+                **par,
+            },
+            {
+                "name": "workflow_jobs",
+                "endpoint": {
+                    "path": "/v2/workflow/{resources.pipeline_workflows.id}/job",
+                    "data_selector": "items",
+                    "response_actions": ignore_404,
+                },
+                "include_from_parent": ["id"],
+                "processing_steps": [{"filter": _has_job_number}],
+                **par,
+            },
+            {
+                "name": "jobs",
+                "primary_key": ["_workflow_jobs_project_slug", "number"],
+                "endpoint": {
+                    "path": "/v2/project/{resources.workflow_jobs.project_slug}/job/"
+                    "{resources.workflow_jobs.job_number}",
+                    "data_selector": "$",
+                },
+                "include_from_parent": ["project_slug"],
+                **par,
+            },
+        ],
+    }
+
+
+def plain_child(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    import dlt
+    from dlt.sources.rest_api import rest_api_source
+
+    config = plain_config(args.base_url, args.parallel)
+    with tempfile.TemporaryDirectory(prefix="bench_fanout_plain_") as workdir:
+        source = rest_api_source(config, name="plain_fanout")
+        pipeline = dlt.pipeline(
+            pipeline_name="plain_fanout",
+            destination=dlt.destinations.duckdb(args.db),
+            dataset_name="analytics",
+            pipelines_dir=workdir,
+        )
+        info = pipeline.run(source, loader_file_format="jsonl")
+        rows = pipeline.last_trace.last_normalize_info.row_counts
+    return {
+        "seconds": time.monotonic() - started,
+        "rows": {k: v for k, v in rows.items() if not k.startswith("_dlt")},
+        "loads": len(info.loads_ids),
+    }
+
+
+def run_plain(emulator: Any, db: str, parallel: bool) -> dict[str, Any]:
+    emulator.reset_stats()
+    argv = [str(Path(__file__)), "--plain-child", "--base-url", emulator.base_url, "--db", db]
+    if parallel:
+        argv.append("--parallel")
+    result = _common.run_child(argv)
+    result["stats"] = emulator.stats()
+    return result
+
+
+# -- the day --------------------------------------------------------------------------------------
+def spawn_day(min_pipelines: int) -> tuple[Any, float, int]:
+    """An emulator whose one-day history holds at least `min_pipelines` pipelines."""
+    scale = max(0.5, min_pipelines / 40)
+    for _ in range(4):
+        emu = _common.spawn(scale=scale, days=1, latency_ms=LATENCY_MS, rate_limit=RATE_LIMIT)
+        count = len(emu.truth("pipelines"))
+        if count >= min_pipelines:
+            return emu, scale, count
+        emu.stop()
+        scale = round(scale * min_pipelines / max(count, 1) * 1.03, 2)
+    raise RuntimeError(f"could not find a scale with {min_pipelines} pipelines a day")
+
+
+def truth_counts(emulator: Any) -> dict[str, int]:
+    final = {"success", "failed", "retried", "infrastructure_fail", "timedout", "terminated-unknown", "canceled"}
+    jobs = emulator.truth("jobs")
+    return {
+        "pipelines": len(emulator.truth("pipelines")),
+        "workflow": len(emulator.truth("pipeline_workflows")),
+        "workflow_jobs": len(emulator.truth("workflow_jobs")),
+        "jobs_started": len(jobs),
+        "jobs_final": sum(1 for j in jobs if j.get("status") in final),
+    }
+
+
+def needed(stats: dict[str, Any]) -> int:
+    """Requests the run needed: everything answered except rate-limit refusals."""
+    by_status = stats.get("by_status", {})
+    return sum(n for status, n in by_status.items() if status != "429")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a small day, one round")
+    ap.add_argument("--pipelines", type=int, default=None, help="minimum pipelines in the day (default 500)")
+    ap.add_argument("--slots", type=int, default=4, help="pool slots for mapped tasks (default 4)")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds of operator + plain parallelized (default 2)")
+    ap.add_argument("--sequential-rounds", type=int, default=1, help="rounds of plain sequential (default 1)")
+    ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--base-url", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.plain_child:
+        _common.emit(plain_child(args))
+        return 0
+
+    min_pipelines = args.pipelines or (30 if args.quick else 500)
+    rounds = args.rounds or (1 if args.quick else 2)
+    _common.header("Fan-out: pipelines -> workflows -> job lists -> job details", args.quick)
+    import analytics_provider.operators.load  # noqa: F401  (the parent of forked tasks has it, like a worker)
+
+    emu, scale, count = spawn_day(min_pipelines)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_fanout_"))
+    results: dict[str, list[dict[str, Any]]] = {"operator": [], "plain parallelized": [], "plain sequential": []}
+    try:
+        truth = truth_counts(emu)
+        _common.log(f"fanout: scale {scale}, {count} pipelines in the day; truth {truth}")
+        window = _common.window_iso(1)
+        for r in range(rounds):
+            order = ["operator", "plain parallelized"] if r % 2 == 0 else ["plain parallelized", "operator"]
+            if r < args.sequential_rounds:
+                order.append("plain sequential")
+            for variant in order:
+                time.sleep(2)  # let the token bucket refill
+                db = str(tmp / f"{variant.replace(' ', '_')}_{r}.duckdb")
+                _common.log(f"fanout round {r + 1}/{rounds}: {variant}")
+                if variant == "operator":
+                    res = run_operator_chain(emu, db, args.slots, window)
+                else:
+                    res = run_plain(emu, db, parallel=variant == "plain parallelized")
+                    res["wall_s"] = res["wall_s"]
+                res["needed"] = needed(res["stats"])
+                res["bound_s"] = res["needed"] / RATE_LIMIT
+                res["ratio"] = res["wall_s"] / res["bound_s"]
+                _common.log(
+                    f"  {variant}: {res['wall_s']:.1f}s, {res['needed']} requests needed "
+                    f"(+{res['stats']['by_status'].get('429', 0)} refused), {res['ratio']:.2f}x bound"
+                )
+                results[variant].append(res)
+    finally:
+        emu.stop()
+    report(results, truth, scale, count, args)
+    return 0
+
+
+def report(
+    results: dict[str, list[dict[str, Any]]], truth: dict[str, int], scale: float, count: int, args: Any
+) -> None:
+    out = _common.out
+    op = results["operator"]
+    out(
+        f"Emulator: {LATENCY_MS:.0f} ms latency, {RATE_LIMIT:.0f} requests/s, one day (scale {scale}) with "
+        f"{count} pipelines, {truth['workflow']} workflows, {truth['workflow_jobs']} workflow jobs, "
+        f"{truth['jobs_started']} started jobs ({truth['jobs_final']} final). Operator: pool of {args.slots} slots, "
+        "one forked process per task instance."
+    )
+    out()
+    rows = []
+    for variant, runs in results.items():
+        if not runs:
+            continue
+        wall = _common.median(r["wall_s"] for r in runs)
+        need = _common.median(r["needed"] for r in runs)
+        refused = _common.median(r["stats"]["by_status"].get("429", 0) for r in runs)
+        ratio = _common.median(r["ratio"] for r in runs)
+        failures = sum(r.get("failures", 0) for r in runs)
+        rows.append(
+            [
+                variant,
+                len(runs),
+                wall,
+                _common.spread(r["wall_s"] for r in runs),
+                int(need),
+                int(refused),
+                need / RATE_LIMIT,
+                ratio,
+                failures if variant == "operator" else "-",
+            ]
+        )
+    out(
+        _common.table(
+            [
+                "variant",
+                "runs",
+                "wall s (median)",
+                "wall s (range)",
+                "requests needed",
+                "429s",
+                "bound s",
+                "wall/bound",
+                "task failures",
+            ],
+            rows,
+        )
+    )
+    out()
+    if op:
+        base = _common.median(r["wall_s"] for r in op)
+        ratios = []
+        for variant in ("plain parallelized", "plain sequential"):
+            if results[variant]:
+                ratios.append([f"{variant} / operator", _common.median(r["wall_s"] for r in results[variant]) / base])
+        out(_common.table(["wall-time ratio", "x"], ratios))
+        out()
+        levels = []
+        for i, level in enumerate(op[0]["levels"]):
+            per_run = [run["levels"][i] for run in op]
+            req = sum(level["requests"].get(s, 0) for s in level["requests"] if s != "429")
+            levels.append(
+                [
+                    level["resource"],
+                    level["tasks"],
+                    _common.median(lv["seconds"] for lv in per_run),
+                    _common.median(lv["task_seconds_median"] for lv in per_run),
+                    req,
+                    level["requests"].get("429", 0),
+                    req / RATE_LIMIT,
+                    json.dumps(level["rows"]),
+                ]
+            )
+        out("Operator, per level (first run's requests and rows; seconds are medians over runs):")
+        out()
+        out(
+            _common.table(
+                ["level", "mapped tasks", "level s", "task s (median)", "requests", "429s", "bound s", "rows"], levels
+            )
+        )
+        out()
+        ratio = _common.median(r["ratio"] for r in op)
+        failures = sum(r["failures"] for r in op)
+        out(f"Target wall/bound <= 1.3: {_common.verdict(ratio, 1.3, higher_is_better=False)}")
+        out(f"Target zero failures: {'MET' if failures == 0 else f'MISSED ({failures} failed task instances)'}")
+        out()
+    payload = {"results": results, "truth": truth, "scale": scale, "pipelines": count, "slots": args.slots}
+    _common.write_json(args.json, payload)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""Peak memory of the task process loading one large resource (`pipelines`) through the operator.
+
+Each load runs in a fresh process (like an Airflow task); its RSS, summed over the process and
+any children it starts, is sampled every 50 ms with psutil, alongside the kernel's `ru_maxrss`.
+dlt's pipeline steps are timed too, so each sample can be attributed to a step.
+
+A 1,000,000-row load takes far longer than a benchmark run can afford on this machine (the
+client processes ~1,000-3,000 rows/s end to end), so by default this loads a ladder of sizes
+from one emulator (windows of more or fewer days), fits peak RSS = a + b * rows (least
+squares) and extrapolates to 1,000,000 rows. `--rows 1000000` loads the real thing.
+
+Run: `.venv/bin/python bench/memory.py [--quick] [--rows N ...] [--patch NAME]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import _common
+import _loads
+
+DAYS = 30
+PIPELINES_PER_SCALE_DAY = 33.0
+"""Pipelines a day at scale 1 over both orgs, weekends and quiet days included (measured)."""
+TARGET_MB = 500.0
+TARGET_ROWS = 1_000_000
+
+
+def phase_peaks(result: dict[str, Any]) -> dict[str, float]:
+    """Peak RSS (MB) seen while each dlt step ran, and before the first."""
+    peaks: dict[str, float] = {}
+    spans = result.get("spans") or []
+    first = min((s[1] for s in spans), default=float("inf"))
+    for t, mb in result.get("rss_series") or []:
+        phase = "start-up" if t < first else None
+        for name, start, end in spans:
+            if start <= t <= end:
+                phase = name
+        phase = phase or "other"
+        peaks[phase] = max(peaks.get(phase, 0.0), mb)
+    return peaks
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    n = len(points)
+    if n < 2:
+        return points[0][1] if points else float("nan"), 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return my - b * mx, b
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one small load")
+    ap.add_argument("--rows", type=int, nargs="*", default=None, help="target rows per load (default 15k 30k 60k)")
+    ap.add_argument("--patch", default="", help="candidate product change(s) to apply in the child (see _loads.py)")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE set in the loading process (dlt config)")
+    ap.add_argument("--json", default=None, help="write the figures here")
+    _loads.add_child_args(ap)
+    args = ap.parse_args()
+    if args.child:
+        _common.emit(_loads.child_main(args))
+        return 0
+
+    sizes = sorted(args.rows or ([5_000] if args.quick else [15_000, 30_000, 60_000]))
+    _common.header("Memory: peak RSS of the task process loading `pipelines`", args.quick)
+    largest = sizes[-1]
+    days = DAYS
+    scale = max(1.0, round(largest / (PIPELINES_PER_SCALE_DAY * days) * 1.1, 1))
+    emu = _common.spawn(scale=scale, days=days)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_memory_"))
+    results = []
+    try:
+        _common.log(f"memory: emulator scale {scale}, {days} days; building its data")
+        _common.warm_segments(emu, days)
+        orgs = [r["slug"] for r in emu.truth("self_collaborations")]
+        bounds = _common.day_bounds(days)
+        for i, target in enumerate(sizes):
+            # the window: the newest k days hold about `target` pipelines
+            k = max(1, min(days, round(days * target / (scale * PIPELINES_PER_SCALE_DAY * days))))
+            start, end = bounds[days - k][0], _common.EMULATOR_NOW
+            env = dict(pair.split("=", 1) for pair in args.env)
+            argv = _loads.child_argv(
+                "memory.py", "operator", emu.base_url, orgs, start, end, str(tmp / f"m{i}.duckdb"), "", env, args.patch
+            )
+            _common.log(f"memory: loading about {target:,} rows ({k} days)")
+            res = _common.run_child(argv, series=True)
+            res["target"] = target
+            res["days"] = k
+            res["phase_peaks"] = phase_peaks(res)
+            res.pop("rss_series", None)
+            results.append(res)
+            _common.log(
+                f"  {res['rows'].get('pipelines', 0):,} rows in {res['seconds']:.0f}s, peak {res['peak_rss_mb']:.0f} MB"
+            )
+    finally:
+        emu.stop()
+    report(results, args)
+    return 0
+
+
+def report(results: list[dict[str, Any]], args: Any) -> None:
+    out = _common.out
+    phases = ["start-up", "sync_destination", "extract", "normalize", "load", "other"]
+    rows = []
+    for r in results:
+        pk = r["phase_peaks"]
+        rows.append(
+            [
+                r["rows"].get("pipelines", 0),
+                sum(r["rows"].values()),
+                r["seconds"],
+                r["peak_rss_mb"],
+                r["ru_maxrss_mb"],
+                *[pk.get(p, float("nan")) for p in phases],
+            ]
+        )
+    out(
+        _common.table(
+            [
+                "pipelines rows",
+                "rows, all tables",
+                "load s",
+                "peak RSS MB",
+                "ru_maxrss MB",
+                *[f"peak in {p}" for p in phases],
+            ],
+            rows,
+        )
+    )
+    out()
+    points = [(float(r["rows"].get("pipelines", 0)), r["peak_rss_mb"]) for r in results]
+    a, b = fit(points)
+    projected = a + b * TARGET_ROWS
+    if len(points) >= 2:
+        out(
+            f"Least-squares fit: peak RSS = {a:.0f} MB + {b * 1000:.2f} MB per 1,000 rows; "
+            f"projected for {TARGET_ROWS:,} rows: {projected:,.0f} MB."
+        )
+        per_phase = {}
+        for phase in ("extract", "normalize", "load"):
+            pts = [(float(r["rows"].get("pipelines", 0)), r["phase_peaks"].get(phase, 0.0)) for r in results]
+            pa, pb = fit(pts)
+            per_phase[phase] = (pa, pb)
+        out(
+            "Growth by step (MB per 1,000 rows): "
+            + ", ".join(
+                f"{p} {pb * 1000:.2f} (projected {pa + pb * TARGET_ROWS:,.0f} MB)" for p, (pa, pb) in per_phase.items()
+            )
+        )
+        basis = "projected"
+        value = projected
+    else:
+        value, basis = float("nan"), ""
+    if any(p[0] >= TARGET_ROWS for p in points):
+        value = max(r["peak_rss_mb"] for r in results if r["rows"].get("pipelines", 0) >= TARGET_ROWS)
+        basis = "measured"
+    if value == value:
+        out(f"Target peak < {TARGET_MB:.0f} MB at 1,000,000 rows ({basis}): {_common.verdict(value, TARGET_MB, False)}")
+    else:
+        out(f"Target peak < {TARGET_MB:.0f} MB at 1,000,000 rows: not assessed (one size only; run without --quick)")
+    out()
+    _common.write_json(
+        args.json, {"results": results, "fit": {"a_mb": a, "b_mb_per_row": b, "projected_mb": projected}}
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
