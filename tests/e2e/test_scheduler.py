@@ -1,0 +1,601 @@
+"""End to end: the generated `analytics_pipelines` DAG under a real Airflow 3.3 on this machine.
+
+One module-scoped fixture starts, in a temporary AIRFLOW_HOME: a fresh PostgreSQL metadata
+database, the API emulator (subprocess), `airflow db migrate`, the `analytics_api` pool, and
+`airflow scheduler` (LocalExecutor), `airflow dag-processor` and `airflow api-server` as
+subprocesses. Every check compares the destination DuckDB file with the emulator's truth.
+
+The DuckDB file takes one writing process: it is opened read-only here, and only after checking
+that no DAG run is queued or running.
+
+`[scheduler] use_job_schedule` is off: unpausing the DAG would otherwise make the scheduler
+create a run for the latest real-world day (catchup is off, the wall clock is not the
+emulator's), and that run would race the runs under test for the DuckDB file and the CPU.
+Backfill and manual runs are scheduled as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags"
+AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
+if not AIRFLOW_BIN.exists():  # pragma: no cover - pytest run by an interpreter outside the venv
+    AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
+
+DAG_ID = "analytics_pipelines"
+DAG_IDS = {"analytics_pipelines", "analytics_projects", "analytics_users"}
+POOL = "analytics_api"
+API_KEY = "e2e-key-7c41d2b9"
+EMULATOR_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+D = EMULATOR_NOW.replace(hour=0, minute=0)
+"""The emulator's current day; its history covers the 10 days before `EMULATOR_NOW`."""
+BATCH_SIZE = 200
+"""`resource_defaults.batch_size` of the shipped spec: parent keys per mapped task."""
+MAPPED_CHILDREN = ("context", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs")
+PRIMARY_KEYS = {
+    "pipelines": ("id",),
+    "workflow": ("id",),
+    "workflow_jobs": ("id",),
+    "jobs": ("project_slug", "number"),
+}
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+STARTUP_TIMEOUT = 180.0
+BACKFILL_TIMEOUT = 420.0
+RUN_TIMEOUT = 240.0
+POLL_SECONDS = 2.0
+TERMINAL = {"success", "failed"}
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def json_output(stdout: str) -> Any:
+    """The JSON document of a CLI `-o json` output (log lines such as warnings may precede it)."""
+    for line in stdout.splitlines():
+        if line.startswith(("[", "{")):
+            return json.loads(line)
+    raise AssertionError(f"no JSON in the CLI output: {stdout[-2000:]}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+LOG_NOISE = re.compile(r"\[http\.access\]|Refreshing bundle|Searching for files in|files for bundle")
+"""Log lines left out of tails: the api-server's access log (the test's own polling) and the
+dag-processor's folder scans every few seconds."""
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<cannot read {path}: {exc}>"
+    return "\n".join([line for line in text.splitlines() if not LOG_NOISE.search(line)][-lines:])
+
+
+@dataclass
+class AirflowStack:
+    """A running Airflow (scheduler, dag-processor, api-server) plus the emulator it reads from."""
+
+    home: Path
+    env: dict[str, str]
+    api_url: str
+    emulator: Any
+    duckdb_path: Path
+    procs: dict[str, subprocess.Popen[bytes]]
+    logs: dict[str, Path]
+
+    # -- diagnostics ------------------------------------------------------------------------
+    def diagnostics(self, lines: int = 40) -> str:
+        parts = []
+        for name, path in self.logs.items():
+            proc = self.procs.get(name)
+            status = "" if proc is None else f" (exit code {proc.poll()})" if proc.poll() is not None else " (running)"
+            parts.append(f"\n----- {name}{status}: last {lines} lines of {path} -----\n{tail(path, lines)}")
+        return "".join(parts)
+
+    def check_alive(self) -> None:
+        dead = {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
+        if dead:
+            raise AssertionError(f"Airflow processes exited: {dead}" + self.diagnostics())
+
+    # -- CLI and REST -----------------------------------------------------------------------
+    def cli(self, *args: str, timeout: float = 180.0) -> str:
+        cmd = [str(AIRFLOW_BIN), *args]
+        try:
+            result = subprocess.run(cmd, env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"`airflow {' '.join(args)}` took more than {timeout}s" + self.diagnostics()) from exc
+        if result.returncode != 0:
+            raise AssertionError(
+                f"`airflow {' '.join(args)}` exited with {result.returncode}\n--- stdout ---\n"
+                f"{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}" + self.diagnostics()
+            )
+        return result.stdout
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
+        response = requests.request(method, f"{self.api_url}/api/v2/{path}", timeout=30, **kwargs)
+        if not response.ok:
+            raise AssertionError(f"{method} /api/v2/{path}: HTTP {response.status_code}: {response.text[:1000]}")
+        return response.json()
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self.api("GET", f"dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
+        return self.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 500})["task_instances"]
+
+    def xcom(self, run_id: str, task_id: str, map_index: int = -1) -> Any:
+        entry = self.api(
+            "GET",
+            f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+            params={"map_index": map_index, "deserialize": "true"},
+        )
+        value = entry["value"]
+        return json.loads(value) if isinstance(value, str) else value
+
+    def task_log(self, run_id: str, task_id: str, map_index: int, attempt: int) -> Path | None:
+        """The local log file of one attempt (found by walking: run ids hold `:` and `+`)."""
+        root = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            root = root / f"map_index={map_index}"
+        found = root / f"attempt={attempt}.log"
+        return found if found.exists() else None
+
+    def run_report(self, run_ids: list[str]) -> str:
+        """Task states of the runs, with log tails of failed or retried attempts."""
+        parts = []
+        for run_id in run_ids:
+            try:
+                tis = self.task_instances(run_id)
+            except Exception as exc:
+                parts.append(f"\n{run_id}: cannot list task instances: {exc}")
+                continue
+            rows = sorted((t["task_id"], t["map_index"], t["state"], t["try_number"]) for t in tis)
+            parts.append(f"\n{run_id}: " + ", ".join(f"{t}[{m}]={s}(try {n})" for t, m, s, n in rows))
+            for task_id, map_index, state, tries in rows:
+                if state in ("failed", "up_for_retry", "upstream_failed") or (tries or 0) > 1:
+                    for attempt in range(1, (tries or 1) + 1):
+                        log = self.task_log(run_id, task_id, map_index, attempt)
+                        if log is not None:
+                            parts.append(f"\n--- {task_id}[{map_index}] attempt {attempt} ---\n{tail(log, 25)}")
+        return "".join(parts)
+
+    def wait_for_runs(self, run_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+        """Poll until every run is finished; fail on a failed run or at the deadline, with logs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = {r["dag_run_id"]: r for r in self.runs() if r["dag_run_id"] in run_ids}
+            states = {run_id: runs.get(run_id, {}).get("state") for run_id in run_ids}
+            if all(state in TERMINAL for state in states.values()):
+                if any(state != "success" for state in states.values()):
+                    raise AssertionError(f"DAG runs failed: {states}" + self.run_report(run_ids) + self.diagnostics())
+                return runs
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"DAG runs not finished after {timeout:.0f}s: {states}"
+                    + self.run_report(run_ids)
+                    + self.diagnostics()
+                )
+            time.sleep(POLL_SECONDS)
+
+    # -- the destination --------------------------------------------------------------------
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Read the DuckDB file; refuses while a run is queued or running (it may hold the write lock)."""
+        import duckdb
+
+        active = [r["dag_run_id"] for r in self.runs() if r["state"] in ("queued", "running")]
+        assert not active, f"runs still active, not opening {self.duckdb_path}: {active}"
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+def _start_process(stack: AirflowStack, name: str, *args: str) -> None:
+    log = stack.home / f"{name}.log"
+    with open(log, "wb") as handle:  # the child keeps its own copy of the descriptor
+        stack.procs[name] = subprocess.Popen(
+            [str(AIRFLOW_BIN), *args],
+            env=stack.env,
+            cwd=stack.home,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with everything it spawned
+        )
+    stack.logs[name] = log
+
+
+def _stop_processes(procs: dict[str, subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    """SIGTERM each process group we started, SIGKILL what is left after `grace` seconds, and then
+    every descendant seen before (task processes run in sessions of their own)."""
+    import psutil
+
+    descendants: list[psutil.Process] = []
+    for proc in procs.values():
+        with contextlib.suppress(psutil.Error):
+            descendants += psutil.Process(proc.pid).children(recursive=True)
+    for proc in procs.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.1, deadline - time.monotonic()))
+    for proc in procs.values():
+        # the group id is the pid of the leader we started: this also reaches children it left behind
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for child in descendants:  # psutil checks the pid still names the process it saw
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(descendants, timeout=10)
+
+
+def _drop_database(name: str) -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def _wait_until(stack: AirflowStack, what: str, probe: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            result = probe()
+            if result:
+                return result
+            last = result
+        except Exception as exc:  # not up yet
+            last = exc
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not ready after {timeout:.0f}s (last: {last!r})" + stack.diagnostics())
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+    import psycopg2
+
+    from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
+
+    home = tmp_path_factory.mktemp("airflow_e2e")
+    database = f"airflow_e2e_{uuid.uuid4().hex[:10]}"
+    port = free_port()
+    with contextlib.ExitStack() as cleanup:
+        admin = psycopg2.connect(dbname="postgres", **PG)
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            admin.close()
+        cleanup.callback(_drop_database, database)
+
+        emulator = spawn_emulator(EmulatorConfig(port=0, seed=11, days=10, now=iso(EMULATOR_NOW), api_key=API_KEY))
+        cleanup.callback(emulator.stop)
+
+        duckdb_path = home / "warehouse.duckdb"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ANALYTICS_"))}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+                # the REST API without logins (the test reads run and task states through it)
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                # one key for every component: the scheduler signs task tokens, the api-server checks them
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+                "ANALYTICS_TASK_RETRIES": "1",
+                "ANALYTICS_RETRY_DELAY_SECONDS": "1",
+                "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
+                "AIRFLOW_CONN_ANALYTICS_API_DEFAULT": json.dumps(
+                    {"conn_type": "analytics_api", "host": emulator.base_url, "password": API_KEY}
+                ),
+                "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false",
+                "RUNTIME__DLTHUB_TELEMETRY": "false",
+            }
+        )
+        stack = AirflowStack(
+            home=home,
+            env=env,
+            api_url=f"http://127.0.0.1:{port}",
+            emulator=emulator,
+            duckdb_path=duckdb_path,
+            procs={},
+            logs={},
+        )
+        cleanup.callback(_stop_processes, stack.procs)
+
+        stack.cli("db", "migrate", timeout=300)
+        stack.cli("pools", "set", POOL, "4", "analytics")
+        _start_process(stack, "api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
+        _start_process(stack, "dag-processor", "dag-processor")
+        _start_process(stack, "scheduler", "scheduler")
+
+        _wait_until(stack, "api-server", lambda: stack.api("GET", "monitor/health"), STARTUP_TIMEOUT)
+
+        def parsed() -> bool:
+            errors = stack.api("GET", "importErrors")["import_errors"]
+            assert not errors, f"DAG import errors: {errors}"
+            dags = stack.api("GET", "dags", params={"dag_id_pattern": "analytics_", "limit": 100})["dags"]
+            return {d["dag_id"] for d in dags} >= DAG_IDS
+
+        _wait_until(stack, "DAGs parsed", parsed, STARTUP_TIMEOUT)
+        stack.cli("dags", "unpause", DAG_ID)
+        yield stack
+
+
+# -- checks shared by the tests ------------------------------------------------------------------
+
+
+def truth_ids(stack: AirflowStack, resource: str, start: datetime, end: datetime) -> set[str]:
+    return {row["id"] for row in stack.emulator.truth(resource, since=iso(start), until=iso(end))}
+
+
+def assert_no_duplicate_keys(stack: AirflowStack) -> None:
+    for table, key in PRIMARY_KEYS.items():
+        cols = ", ".join(key)
+        dupes = stack.query(f"SELECT {cols}, count(*) FROM analytics.{table} GROUP BY {cols} HAVING count(*) > 1")
+        assert not dupes, f"duplicate primary keys in `{table}`: {dupes[:5]}"
+
+
+def assert_window_children_loaded(stack: AirflowStack, start: datetime, end: datetime) -> None:
+    """`workflow` and `workflow_jobs` hold exactly the emulator's rows for the pipelines of [start, end),
+    and `jobs` the details of every started job among them."""
+    pipelines = sorted(truth_ids(stack, "pipelines", start, end))
+    workflows = sorted(truth_ids(stack, "workflow", start, end))
+    assert pipelines and workflows, "the window holds no data: the test would prove nothing"
+    loaded_wf = {r[0] for r in stack.query("SELECT id FROM analytics.workflow WHERE pipeline_id IN ?", [pipelines])}
+    assert loaded_wf == set(workflows), (
+        f"workflows of the window's pipelines: {len(loaded_wf)} loaded, {len(workflows)} in truth; "
+        f"missing {sorted(set(workflows) - loaded_wf)[:5]}, unexpected {sorted(loaded_wf - set(workflows))[:5]}"
+    )
+    truth_jobs = {r["id"] for r in stack.emulator.truth("workflow_jobs", since=iso(start), until=iso(end))}
+    loaded_jobs = {
+        r[0] for r in stack.query("SELECT id FROM analytics.workflow_jobs WHERE workflow_id IN ?", [workflows])
+    }
+    assert loaded_jobs == truth_jobs, (
+        f"jobs of the window's workflows: {len(loaded_jobs)} loaded, {len(truth_jobs)} in truth; "
+        f"missing {sorted(truth_jobs - loaded_jobs)[:5]}, unexpected {sorted(loaded_jobs - truth_jobs)[:5]}"
+    )
+    detail_keys = {(r["project_slug"], r["number"]) for r in stack.emulator.truth("jobs", iso(start), iso(end))}
+    loaded_details = set(stack.query("SELECT project_slug, number FROM analytics.jobs"))
+    missing = detail_keys - loaded_details
+    assert not missing, f"{len(missing)} of {len(detail_keys)} job details missing, e.g. {sorted(missing)[:5]}"
+
+
+def assert_mapped_per_plan(stack: AirflowStack, run_id: str) -> dict[str, int]:
+    """Each child task ran once per batch its `plan_<child>` task returned (map indexes 0..n-1),
+    every batch at most BATCH_SIZE keys; returns the number of map indexes per child."""
+    tis = stack.task_instances(run_id)
+    assert all(t["state"] == "success" or t["state"] == "skipped" for t in tis), stack.run_report([run_id])
+    counts = {}
+    for child in MAPPED_CHILDREN:
+        plan = stack.xcom(run_id, f"plan_{child}")
+        indexes = sorted(t["map_index"] for t in tis if t["task_id"] == child)
+        if not plan:  # an empty plan skips the mapped task
+            assert [(t["map_index"], t["state"]) for t in tis if t["task_id"] == child] == [(-1, "skipped")]
+            counts[child] = 0
+            continue
+        assert indexes == list(range(len(plan))), f"{run_id}: `{child}` map indexes {indexes}, plan {len(plan)}"
+        assert all(0 < len(batch) <= BATCH_SIZE for batch in plan), f"{child}: {[len(b) for b in plan]}"
+        counts[child] = len(plan)
+    return counts
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_backfill_loads_exactly_its_data_intervals(airflow: AirflowStack) -> None:
+    start, end = D - 3 * DAY, D
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        (D - 3 * DAY).date().isoformat(),
+        "--to-date",
+        (D - DAY).date().isoformat(),
+    )
+    runs = [r for r in airflow.runs() if r["run_type"] == "backfill"]
+    assert len(runs) == 3, f"expected 3 backfill runs, got {[(r['dag_run_id'], r['logical_date']) for r in runs]}"
+    run_ids = [r["dag_run_id"] for r in runs]
+    finished = airflow.wait_for_runs(run_ids, BACKFILL_TIMEOUT)
+
+    # a run with logical date X covers [X, X + 1 day): together exactly [D-3, D)
+    intervals = sorted(
+        (parse_ts(r["data_interval_start"]), parse_ts(r["data_interval_end"])) for r in finished.values()
+    )
+    assert intervals == [(start + i * DAY, start + (i + 1) * DAY) for i in range(3)], intervals
+    assert all(parse_ts(r["logical_date"]) == parse_ts(r["data_interval_start"]) for r in finished.values())
+
+    listed = json_output(airflow.cli("dags", "list-runs", DAG_ID, "-o", "json"))
+    assert {r["run_id"]: r["state"] for r in listed if r["run_id"] in run_ids} == dict.fromkeys(run_ids, "success")
+
+    # each run loaded exactly its own interval (stateless window from the data interval)
+    load_ids: list[str] = []
+    for run in finished.values():
+        summary = airflow.xcom(run["dag_run_id"], "pipelines", map_index=0)
+        window = summary["window"]
+        assert window["origin"] == "backfill data interval" and window["stateless"], window
+        assert (parse_ts(window["start"]), parse_ts(window["end"])) == (
+            parse_ts(run["data_interval_start"]),
+            parse_ts(run["data_interval_end"]),
+        )
+        expected = truth_ids(airflow, "pipelines", parse_ts(window["start"]), parse_ts(window["end"]))
+        assert summary["rows"].get("pipelines") == len(expected), (run["dag_run_id"], summary["rows"], len(expected))
+        load_ids += summary["load_ids"]
+
+    truth = truth_ids(airflow, "pipelines", start, end)
+    by_load = {r[0] for r in airflow.query("SELECT id FROM analytics.pipelines WHERE _dlt_load_id IN ?", [load_ids])}
+    assert by_load == truth, f"backfill loaded {len(by_load)} pipelines, truth {len(truth)}: extra {by_load - truth}"
+    in_window = {
+        r[0]
+        for r in airflow.query(
+            "SELECT id FROM analytics.pipelines WHERE created_at >= ? AND created_at < ?", [start, end]
+        )
+    }
+    assert in_window == truth, f"missing {sorted(truth - in_window)[:5]}, unexpected {sorted(in_window - truth)[:5]}"
+    assert_window_children_loaded(airflow, start, end)
+    assert_no_duplicate_keys(airflow)
+
+    # mapped tasks ran mapped: one task instance per batch of parent keys
+    counts = {run_id: assert_mapped_per_plan(airflow, run_id) for run_id in run_ids}
+    for run_id, per_child in counts.items():
+        assert per_child["pipeline_workflows"] >= 1, (run_id, per_child)
+        assert per_child["workflow_jobs"] >= 1, (run_id, per_child)
+    # `jobs` has more parent keys than one batch on at least one of these days (seed 11)
+    assert any(c["jobs"] > 1 for c in counts.values()), counts
+
+
+def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: AirflowStack) -> None:
+    # one day across the backfill's last two days: the merge must not duplicate what is there
+    start, end = D - 2 * DAY + timedelta(hours=12), D - DAY + timedelta(hours=12)
+    run_id = f"e2e_manual_{uuid.uuid4().hex[:8]}"
+    airflow.cli(
+        "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", json.dumps({"start": iso(start), "end": iso(end)})
+    )
+    run = airflow.wait_for_runs([run_id], RUN_TIMEOUT)[run_id]
+    assert run["run_type"] == "manual"
+    assert run["conf"] == {"start": iso(start), "end": iso(end)}
+
+    summary = airflow.xcom(run_id, "pipelines", map_index=0)
+    window = summary["window"]
+    assert window["origin"] == "params" and window["stateless"], window
+    assert (parse_ts(window["start"]), parse_ts(window["end"])) == (start, end)
+    truth = truth_ids(airflow, "pipelines", start, end)
+    assert summary["rows"].get("pipelines") == len(truth), (summary["rows"], len(truth))
+    loaded = {
+        r[0] for r in airflow.query("SELECT id FROM analytics.pipelines WHERE _dlt_load_id IN ?", [summary["load_ids"]])
+    }
+    assert loaded == truth, f"run loaded {len(loaded)}, truth {len(truth)}: outside the window {loaded - truth}"
+    in_window = {
+        r[0]
+        for r in airflow.query(
+            "SELECT id FROM analytics.pipelines WHERE created_at >= ? AND created_at < ?", [start, end]
+        )
+    }
+    assert in_window == truth
+    assert_window_children_loaded(airflow, start, end)
+    assert_no_duplicate_keys(airflow)
+    assert_mapped_per_plan(airflow, run_id)
+
+
+def test_one_failed_map_index_is_retried_alone(airflow: AirflowStack) -> None:
+    # a window with more job details than one batch, so `jobs` maps over several batches: the
+    # days just before the backfill's, which no other test loads (jobs already loaded and final
+    # are not fetched again, so a window over loaded days would not request the target job)
+    for days in range(1, 7):
+        start, end = D - (3 + days) * DAY, D - 3 * DAY
+        details = airflow.emulator.truth("jobs", since=iso(start), until=iso(end))
+        if len(details) > BATCH_SIZE:
+            break
+    else:
+        pytest.fail(f"the 6 days before the backfill hold {len(details)} job details, want > {BATCH_SIZE}")
+    target = details[0]  # any job of the window; which batch holds it is read from `plan_jobs` below
+    slug, number = target["project_slug"], target["number"]
+    # 500 (a retried status) on as many requests for this one job as the client attempts (1 + 3
+    # retries in the shipped spec): the task's first try fails, its second try gets through
+    from analytics_provider.spec.loader import load_spec
+
+    attempts = load_spec().client.error_handler.max_attempts
+    assert attempts > 1 and 500 in load_spec().client.error_handler.retry_on_status_codes
+    rule = {"kind": "status", "status": 500, "count": attempts, "path": f"^/v2/project/{re.escape(slug)}/job/{number}$"}
+    airflow.emulator.set_faults({"rules": [rule]})
+    airflow.emulator.reset_stats()
+    run_id = f"e2e_retry_{uuid.uuid4().hex[:8]}"
+    try:
+        airflow.cli(
+            "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", json.dumps({"start": iso(start), "end": iso(end)})
+        )
+        airflow.wait_for_runs([run_id], RUN_TIMEOUT)
+        stats = airflow.emulator.stats()
+    finally:
+        airflow.emulator.set_faults({})
+    assert stats["faults"] == {"status": attempts}, stats["faults"]
+
+    plan = airflow.xcom(run_id, "plan_jobs")
+    assert len(plan) == math.ceil(len(details) / BATCH_SIZE)
+    hit = [i for i, batch in enumerate(plan) if {"project_slug": slug, "job_number": number} in batch]
+    assert len(hit) == 1, f"job {slug}/{number} in batches {hit}"
+    tis = airflow.task_instances(run_id)
+    tries = {(t["task_id"], t["map_index"]): (t["state"], t["try_number"]) for t in tis}
+    # a skipped task never ran (try 0); every task that ran did so once, but the one map index
+    retried = {key: value for key, value in tries.items() if value != ("skipped", 0) and value[1] != 1}
+    assert retried == {("jobs", hit[0]): ("success", 2)}, (
+        f"expected only jobs[{hit[0]}] retried: {retried}" + airflow.run_report([run_id])
+    )
+    assert all(state in ("success", "skipped") for state, _ in tries.values()), tries
+    assert len([key for key in tries if key[0] == "jobs"]) == len(plan) > 1, tries
+    first_try = airflow.task_log(run_id, "jobs", hit[0], attempt=1)
+    assert first_try is not None and "HTTP 500" in first_try.read_text(errors="replace"), first_try
+
+    loaded = set(airflow.query("SELECT project_slug, number FROM analytics.jobs"))
+    missing = {(d["project_slug"], d["number"]) for d in details} - loaded
+    assert not missing, f"job details missing after the retry: {sorted(missing)[:5]}"
+    # the target row was written by the second try of its map index
+    retry_loads = airflow.xcom(run_id, "jobs", map_index=hit[0])["load_ids"]
+    written_by = airflow.query(
+        "SELECT _dlt_load_id FROM analytics.jobs WHERE project_slug = ? AND number = ?", [slug, number]
+    )
+    assert written_by and written_by[0][0] in retry_loads, (written_by, retry_loads)
+    assert_window_children_loaded(airflow, start, end)
+    assert_no_duplicate_keys(airflow)
