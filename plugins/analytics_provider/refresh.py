@@ -25,16 +25,20 @@ class RefreshPlan:
 
     lookback: list[Any] = field(default_factory=list)
     unfinished: list[Any] = field(default_factory=list)
+    orphans: list[Any] = field(default_factory=list)
+    """Parents younger than `max_age` with no child row at all: their children were never loaded
+    (a run that failed after loading the parents); re-read until they have some."""
     dropped: list[Any] = field(default_factory=list)
     """Unfinished child rows older than `max_age`: no longer re-read."""
 
     def parents(self) -> list[Any]:
-        return list(dict.fromkeys([*self.lookback, *self.unfinished]))
+        return list(dict.fromkeys([*self.lookback, *self.unfinished, *self.orphans]))
 
     def summary(self) -> dict[str, int]:
         return {
             "lookback_parents": len(self.lookback),
             "unfinished_parents": len(self.unfinished),
+            "parents_without_children": len(self.orphans),
             "parents_reread": len(self.parents()),
             "dropped_unfinished": len(self.dropped),
         }
@@ -72,7 +76,20 @@ def plan_refresh(
         else:
             plan.unfinished.append(parent_id)
     plan.unfinished = list(dict.fromkeys(plan.unfinished))
+    young = f"SELECT p.{parent_key} FROM {parents} p WHERE p.{created} >= %s"
+    orphan_sql = f"{young} AND NOT EXISTS (SELECT 1 FROM {children} c WHERE c.{owner} = p.{parent_key})"
+    rows = _rows(sql, orphan_sql, cutoff) if _exists(sql, refresh.table) else _rows(sql, young, cutoff)
+    plan.orphans = [r[0] for r in rows]
     return plan
+
+
+def _exists(sql: Any, table: str) -> bool:
+    """Whether `table` exists in the dataset (a first run may have loaded parents but no child yet)."""
+    try:
+        sql.execute_sql(f"SELECT 1 FROM {sql.make_qualified_table_name(table)} LIMIT 1")
+        return True
+    except Exception:
+        return False
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -318,6 +318,21 @@ def created(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
 
 
+def next_run_bounds(before: list[dict], truth: list[dict], lookback: Any) -> tuple[list[dict], list[dict]]:
+    """What a further scheduled run must load (pipelines newer than their org's stored cursor) and
+    may re-load (those within `lookback` of that cursor): dlt keeps one cursor per org."""
+
+    def org_of(p: dict) -> str:
+        return "/".join(p["project_slug"].split("/")[:2])
+
+    cursors: dict[str, Any] = {}
+    for p in before:
+        cursors[org_of(p)] = max(cursors.get(org_of(p), created(p)), created(p))
+    new = [p for p in truth if org_of(p) not in cursors or created(p) > cursors[org_of(p)]]
+    reread = [p for p in truth if org_of(p) not in cursors or created(p) >= cursors[org_of(p)] - lookback]
+    return new, reread
+
+
 def stored_cursors(dest: Destination, pipeline_name: str = "analytics__pipelines") -> list[datetime]:
     """The `created_at` cursors (one per org) in the newest committed dlt state of `pipeline_name`,
     as the next task restores it from the destination."""

@@ -31,11 +31,11 @@ from tests.reliability.helpers import (
     batches,
     completed_loads_of,
     context,
-    created,
     duckdb_query,
     iso,
     jobs_of,
     make_destination,
+    next_run_bounds,
     pipeline_pages,
     run_here,
     start_task,
@@ -68,17 +68,15 @@ def _assert_pipelines_match_truth(emulator: Any, dest: Destination) -> list[dict
 def _assert_next_run_continues_from_the_cursor(emulator: Any, dest: Destination, orgs_keys: list[dict]) -> None:
     """A further scheduled run loads only new pipelines and does not page through history."""
     before = emulator.truth("pipelines", since=iso(START))
-    cursor = max(created(p) for p in before)
     emulator.state.advance(60)
     emulator.reset_stats()
 
     out = run_here("pipelines", NEXT, orgs_keys, **dest.kwargs)
 
     truth = _assert_pipelines_match_truth(emulator, dest)
-    new = [p for p in truth if created(p) > cursor]
+    # each org's cursor minus the 1 h lookback: the new pipelines and the last hour before them, no more
+    new, reread = next_run_bounds(before, truth, load_spec().resource("pipelines").incremental.lookback)
     assert new, "the emulator should have made new pipelines in an hour"
-    # the cursor minus the 1 h lookback: the new pipelines and the last hour before them, no more
-    reread = [p for p in truth if created(p) >= cursor - load_spec().resource("pipelines").incremental.lookback]
     assert len(new) <= out["rows"]["pipelines"] <= len(reread), out["rows"]
     orgs = len(orgs_keys)
     assert pipeline_pages(emulator) <= 2 * orgs, f"{pipeline_pages(emulator)} pipeline pages for {orgs} orgs"
@@ -184,11 +182,6 @@ def test_child_tasks_killed_during_load_and_extract_are_retried_exactly_once(
     assert set(loaded) == {(j["id"], j["workflow_id"], j["status"]) for j in jobs_truth}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a stateful run starts at max(data interval start, cursor - lookback) (dlt's lag never "
-    "crosses initial_value), so a day whose run failed is skipped by the next scheduled run",
-)
 def test_a_day_whose_run_was_killed_on_every_attempt_is_caught_up_by_the_next_scheduled_run(
     emulator: Any, api_connection: str, duckdb_path: Path, tmp_path: Path
 ) -> None:
@@ -217,11 +210,6 @@ def test_a_day_whose_run_was_killed_on_every_attempt_is_caught_up_by_the_next_sc
     assert_exactly_once(dest.ids("pipelines"), pipeline_ids, "pipelines")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a retry after the load committed hands children only the pipelines of the last hour, "
-    "the refresh lookback (24 h) and unfinished workflows: older pipelines of the window never get workflows",
-)
 def test_pipelines_killed_after_its_load_committed_still_hands_every_new_pipeline_to_its_children(
     emulator: Any, api_connection: str, duckdb_path: Path, tmp_path: Path
 ) -> None:

@@ -191,13 +191,6 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-CONNECTION_ERROR_LEAK = pytest.mark.xfail(
-    strict=True,
-    reason="bug: requests' ConnectionError text holds the URL with the query-string key; dlt keeps it in "
-    "pipeline.last_trace and the trace.pickle of the working dir",
-)
-
-
 @pytest.mark.parametrize(
     ("failure", "location"),
     [
@@ -206,7 +199,7 @@ CONNECTION_ERROR_LEAK = pytest.mark.xfail(
         ("wrong key (401)", "header"),
         ("wrong key (401)", "query"),
         ("closed port", "header"),
-        pytest.param("closed port", "query", marks=CONNECTION_ERROR_LEAK),
+        pytest.param("closed port", "query"),
     ],
 )
 def test_a_failing_task_leaves_the_key_in_no_log_exception_trace_or_file(

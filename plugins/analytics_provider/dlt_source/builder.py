@@ -60,7 +60,11 @@ def build_source(
     window: LoadWindow,
     parent_keys: list[dict[str, Any]] | None = None,
     org_slugs: tuple[str, ...] = (),
+    state: dict[str, Any] | None = None,
 ) -> BuiltSource:
+    """`state` is the dlt pipeline state restored from the destination: an incremental resource
+    with a stored cursor continues from it (minus the lookback), whatever the window start."""
+    cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
     stats = RequestStats()
     child_rows: list[dict[str, Any]] = []
     hook = make_response_hook(resource.name, settings, stats, resource.endpoint.not_found == "empty")
@@ -73,13 +77,21 @@ def build_source(
     if resource.parent is None:
         entries: list[Any] = [
             _rest_entry(
-                spec, resource, window, resource.name, resource.endpoint.path, dict(resource.endpoint.params), hook
+                spec,
+                resource,
+                window,
+                resource.name,
+                resource.endpoint.path,
+                dict(resource.endpoint.params),
+                hook,
+                resource.name in cursors,
             )
         ]
     elif resource.incremental is not None:
         per_key = {_key_resource_name(resource, key): key for key in parent_keys or []}
         entries = [
-            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook) for name, key in per_key.items()
+            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook, name in cursors)
+            for name, key in per_key.items()
         ]
     else:
         entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
@@ -102,6 +114,7 @@ def _rest_entry(
     path: str,
     params: dict[str, Any],
     hook: Callable[..., Any],
+    has_cursor: bool = False,
 ) -> dict[str, Any]:
     endpoint: dict[str, Any] = {
         "path": path,
@@ -111,7 +124,7 @@ def _rest_entry(
         "response_actions": [hook],
     }
     if resource.incremental is not None:
-        endpoint["incremental"] = _incremental_config(resource, window)
+        endpoint["incremental"] = _incremental_config(resource, window, has_cursor)
     entry: dict[str, Any] = {
         "name": name,
         "endpoint": endpoint,
@@ -227,12 +240,27 @@ def _carry_from_parent(resource: ResourceSpec) -> Callable[[dict], dict]:
     return rename
 
 
-def _incremental_config(resource: ResourceSpec, window: LoadWindow) -> dict[str, Any]:
+def stored_cursors(state: dict[str, Any], source: str, resource: ResourceSpec) -> set[str]:
+    """Names of the dlt resources of `source` that have a stored incremental cursor."""
+    if resource.incremental is None:
+        return set()
+    resources = state.get("sources", {}).get(source, {}).get("resources", {})
+    cursor = resource.incremental.cursor_path
+    return {
+        name
+        for name, res_state in resources.items()
+        if (res_state.get("incremental", {}).get(cursor) or {}).get("last_value") is not None
+    }
+
+
+def _incremental_config(resource: ResourceSpec, window: LoadWindow, has_cursor: bool) -> dict[str, Any]:
     """dlt incremental settings for the window.
 
     An explicit window (end given) is stateless: read from `start - lookback` (the paging margin;
     a filter step then keeps exactly [start, end)) and leave the stored cursor alone. Otherwise
-    the stored cursor minus `lookback` (dlt's `lag`) is the start, or `window.start` on the first run.
+    the stored cursor minus `lookback` (dlt's `lag`) is the start — with no `initial_value`, which
+    dlt would not let the lag cross, so a run after failed or skipped days still closes the gap —
+    or `window.start` on the first run.
     """
     inc = resource.incremental
     assert inc is not None
@@ -246,7 +274,8 @@ def _incremental_config(resource: ResourceSpec, window: LoadWindow) -> dict[str,
         config["initial_value"] = (window.start or window.end) - inc.lookback
         config["end_value"] = window.end
     else:
-        config["initial_value"] = window.start
+        if not has_cursor:
+            config["initial_value"] = window.start
         if inc.lookback:
             config["lag"] = inc.lookback.total_seconds()
     return config

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
-from requests import HTTPError, Response
-from requests.exceptions import JSONDecodeError
+from requests import HTTPError, PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+from requests.exceptions import JSONDecodeError, RequestException
 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
@@ -33,6 +34,22 @@ class NotJsonError(AnalyticsHTTPError):
 def retry_bad_body(response: Response | None, exception: BaseException | None) -> bool:
     """Retry predicate for dlt's `Client`: a body that is not JSON is worth another attempt."""
     return isinstance(exception, NotJsonError)
+
+
+def redacting_adapter(redact: Callable[[str], str], pool_maxsize: int = 50) -> HTTPAdapter:
+    """A transport whose connection errors never carry the key: requests puts the full URL, with a
+    query-string key, in their text, and dlt keeps that text in its trace. The exception type is
+    kept, so the session still retries them."""
+
+    class RedactingAdapter(HTTPAdapter):
+        def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+            try:
+                return super().send(request, *args, **kwargs)
+            except RequestException as exc:
+                error = type(exc)(redact(str(exc)))
+            raise error  # outside the except block: no __context__ holding the original text
+
+    return RedactingAdapter(pool_maxsize=pool_maxsize)
 
 
 class RequestStats:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 from airflow.sdk import BaseHook
 
@@ -29,8 +30,12 @@ class ApiSettings:
     org_slugs: tuple[str, ...] = ()
 
     def redact(self, text: str) -> str:
-        """`text` with every occurrence of the key replaced by `***`."""
-        return text.replace(self.api_key, "***") if self.api_key else text
+        """`text` with every occurrence of the key (as is, or URL-encoded) replaced by `***`."""
+        if not self.api_key:
+            return text
+        for form in {self.api_key, quote(self.api_key, safe=""), quote_plus(self.api_key)}:
+            text = text.replace(form, "***")
+        return text
 
 
 def _extra(extras: dict[str, Any], name: str) -> Any:
@@ -99,7 +104,7 @@ class AnalyticsApiHook(BaseHook):
         """A session that sends the key and retries per `error_handler` (429 honours Retry-After)."""
         from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
 
-        from analytics_provider.dlt_source.responses import retry_bad_body
+        from analytics_provider.dlt_source.responses import redacting_adapter, retry_bad_body
 
         eh = error_handler or ErrorHandlerSpec()
         settings = self.get_settings()
@@ -113,6 +118,9 @@ class AnalyticsApiHook(BaseHook):
             retry_condition=retry_bad_body,
         )
         session = client.session
+        adapter = redacting_adapter(settings.redact)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         if settings.api_key:
             if settings.auth_location == "header":
                 session.headers[settings.auth_name] = settings.api_key

@@ -90,11 +90,13 @@ class AnalyticsLoadOperator(BaseOperator):
         try:
             return self._run(context, spec, resource, hook, settings)
         except AnalyticsAuthError as exc:
-            raise AirflowFailException(str(exc)) from None
+            error: BaseException = AirflowFailException(str(exc))
         except AnalyticsApiError:
             raise
         except Exception as exc:
-            raise translate_failure(exc, resource.name, settings.redact) from None
+            error = translate_failure(exc, resource.name, settings.redact)
+        # raised outside the except blocks, so no __context__ carries dlt's original texts along
+        raise error
 
     def _run(
         self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
@@ -125,17 +127,6 @@ class AnalyticsLoadOperator(BaseOperator):
             self.dataset_name,
             window.describe() if resource.incremental else "n/a (full read)",
         )
-        session = hook.get_conn(spec.client.error_handler)
-        built = build_source(
-            spec,
-            resource,
-            settings=settings,
-            session=session,
-            dataset=self.dataset_name,
-            window=window,
-            parent_keys=self.parent_keys,
-            org_slugs=_slugs(self.org_slugs) or settings.org_slugs,
-        )
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
         lock_key = f"{target.display}/{self.dataset_name}"
         started = time.monotonic()
@@ -148,6 +139,17 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock(lock_key):
                 pipeline.sync_destination()
+            built = build_source(
+                spec,
+                resource,
+                settings=settings,
+                session=hook.get_conn(spec.client.error_handler),
+                dataset=self.dataset_name,
+                window=window,
+                parent_keys=self.parent_keys,
+                org_slugs=_slugs(self.org_slugs) or settings.org_slugs,
+                state=dict(pipeline.state),
+            )
             pipeline.extract(
                 built.source,
                 loader_file_format=self.loader_file_format or target.file_format,
