@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -10,7 +10,14 @@ def plan_batches(parent_output: Any, child: str, batch_size: int = 0) -> list[li
     """Collect `keys[child]` from the parent's output (one summary, or one per mapped parent task),
     drop duplicates, and cut them into batches of `batch_size` (0: one batch with every key).
     An empty result makes Airflow skip the mapped child instead of failing the run."""
-    outputs: Iterable[Any] = [parent_output] if isinstance(parent_output, Mapping) else (parent_output or [])
+    if isinstance(parent_output, Mapping):
+        outputs: Iterable[Any] = [parent_output]
+    elif parent_output is None:
+        outputs = []
+    else:
+        # a mapped parent's outputs: one slice is one XCom request, where iterating asks index by
+        # index until Airflow answers "not found" (logged as an ERROR line in every plan task)
+        outputs = parent_output[:] if isinstance(parent_output, Sequence) else parent_output
     seen: set[tuple[tuple[str, Any], ...]] = set()
     keys: list[dict[str, Any]] = []
     for output in outputs:
