@@ -182,6 +182,14 @@ def run_child(
     return result
 
 
+def allow_direct_execute() -> None:
+    """Benchmarks call `operator.execute()` directly, as the tests do: skip the Task SDK's warning
+    that it runs outside the task runner (it only logs, one line per task, on stdout)."""
+    from airflow.sdk.bases.operator import ExecutorSafeguard
+
+    ExecutorSafeguard.test_mode = True
+
+
 def emit(result: dict[str, Any]) -> None:
     """A child's result: one JSON line on stdout."""
     out(json.dumps(result, default=str))

@@ -55,6 +55,8 @@ def apply_patches(patches: list[str]) -> None:
             _patch_fast_cursor()
         elif patch == "compiled-selector":
             _patch_compiled_selector()
+        elif patch == "no-child-keys":
+            _patch_no_child_keys()
         elif patch:
             raise ValueError(f"unknown patch `{patch}`")
 
@@ -92,6 +94,14 @@ def _patch_compiled_selector() -> None:
     builder._rest_entry = rest_entry
 
 
+def _patch_no_child_keys() -> None:
+    """builder._fields_children_need -> []: no projection of every loaded row kept in memory for the
+    children (what a design that reads child keys back from the destination would save)."""
+    from analytics_provider.dlt_source import builder
+
+    builder._fields_children_need = lambda spec, resource: []
+
+
 def _patch_fast_cursor() -> None:
     """builder._parse_cursor: `datetime.fromisoformat` (C, Python 3.11+) instead of `pendulum.parse`."""
     from datetime import datetime
@@ -115,6 +125,7 @@ def _patch_fast_cursor() -> None:
 def run_operator(base_url: str, orgs: list[str], start: str, end: str, db: str, file_format: str | None) -> dict:
     os.environ.update(_common.api_connection_env(base_url))
     os.environ["ANALYTICS_DUCKDB_PATH"] = db
+    _common.allow_direct_execute()
     from analytics_provider.operators.load import AnalyticsLoadOperator
     from analytics_provider.testing.chain import task_context
 
@@ -127,7 +138,14 @@ def run_operator(base_url: str, orgs: list[str], start: str, end: str, db: str, 
         loader_file_format=file_format,
     )
     summary = op.execute(task_context())
-    return {"requests_client": summary.get("requests"), "rows_reported": summary.get("rows")}
+    import json
+
+    return {
+        "requests_client": summary.get("requests"),
+        "rows_reported": summary.get("rows"),
+        "child_keys": {child: len(keys) for child, keys in (summary.get("keys") or {}).items()},
+        "xcom_bytes": len(json.dumps(summary, default=str)),
+    }
 
 
 def plain_config(base_url: str, orgs: list[str]) -> dict[str, Any]:

@@ -34,12 +34,14 @@ import _common
 LATENCY_MS = 50.0
 RATE_LIMIT = 50.0
 CHAIN = ["self_collaborations", "pipelines", "pipeline_workflows", "workflow_jobs", "jobs"]
+_STEPS = ("sync_destination", "extract", "normalize", "load")
 
 
 # -- the operator, the DAG's way ------------------------------------------------------------------
 def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict[str, Any]:
     """One task instance (runs in a forked process)."""
     resource, keys, context_args = args
+    spec_path = context_args.get("spec_path")
     from datetime import datetime
 
     from analytics_provider.operators.load import AnalyticsLoadOperator
@@ -48,23 +50,60 @@ def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict
     context = task_context(
         datetime.fromisoformat(context_args["start"]), datetime.fromisoformat(context_args["end"]), "scheduled"
     )
+    import _loads
+
+    _common.allow_direct_execute()
     started = time.monotonic()
+    # the task imports dlt in execute(); do it here to time it apart from the steps
+    import dlt  # noqa: F401
+    from dlt.sources.rest_api import rest_api_source  # noqa: F401
+
+    imported = time.monotonic() - started
     try:
-        op = AnalyticsLoadOperator(task_id=resource, resource=resource, parent_keys=keys)
-        summary = op.execute(context)
-        return {"ok": True, "summary": summary, "seconds": time.monotonic() - started}
+        with _loads.phase_timer() as phases:
+            op = AnalyticsLoadOperator(task_id=resource, resource=resource, parent_keys=keys, spec_path=spec_path)
+            summary = op.execute(context)
+        seconds = time.monotonic() - started
+        steps = {p: phases[p] for p in _loads.PHASES}
+        steps["import"] = imported
+        steps["other"] = seconds - sum(steps.values())
+        return {"ok": True, "summary": summary, "seconds": seconds, "steps": steps}
     except Exception as exc:  # a failed task instance: reported, retried by the caller
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
 
 
-def run_operator_chain(emulator: Any, db: str, slots: int, window: tuple[str, str]) -> dict[str, Any]:
+def spec_with_batch_size(batch_size: int | None, folder: Path) -> str | None:
+    """A copy of the shipped spec with another `resource_defaults.batch_size` (a deployment setting:
+    `ANALYTICS_SPEC_PATH`), or None for the shipped spec."""
+    if not batch_size:
+        return None
+    import yaml
+
+    from analytics_provider.spec.loader import DEFAULT_SPEC
+
+    raw = yaml.safe_load(Path(DEFAULT_SPEC).read_text(encoding="utf-8"))
+    raw.setdefault("resource_defaults", {})["batch_size"] = batch_size
+    for resource in raw["resources"]:
+        resource.pop("batch_size", None)
+    path = folder / f"spec_batch_{batch_size}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path)
+
+
+def run_operator_chain(
+    emulator: Any, db: str, slots: int, window: tuple[str, str], spec_path: str | None = None
+) -> dict[str, Any]:
     from analytics_provider.batching import plan_batches
     from analytics_provider.spec.loader import load_spec
 
     os.environ.update(_common.api_connection_env(emulator.base_url))
     os.environ["ANALYTICS_DUCKDB_PATH"] = db
-    spec = load_spec(None)
-    context_args = {"start": window[0].replace("Z", "+00:00"), "end": window[1].replace("Z", "+00:00")}
+    spec = load_spec(spec_path)
+    context_args = {
+        "start": window[0].replace("Z", "+00:00"),
+        "end": window[1].replace("Z", "+00:00"),
+        "spec_path": spec_path,
+    }
     ctx = multiprocessing.get_context("fork")
     outputs: dict[str, list[dict[str, Any]]] = {}
     levels = []
@@ -98,6 +137,10 @@ def run_operator_chain(emulator: Any, db: str, slots: int, window: tuple[str, st
                     "tasks": len(batches),
                     "seconds": time.monotonic() - level_started,
                     "task_seconds_median": _common.median(r["seconds"] for r in results),
+                    "steps_median": {
+                        step: _common.median(r["steps"][step] for r in results if "steps" in r)
+                        for step in ("import", *_STEPS, "other")
+                    },
                     "requests": _status_delta(before, after),
                     "rows": _sum_rows(outputs[name]),
                 }
@@ -256,6 +299,8 @@ def main() -> int:
     ap.add_argument("--slots", type=int, default=4, help="pool slots for mapped tasks (default 4)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds of operator + plain parallelized (default 2)")
     ap.add_argument("--sequential-rounds", type=int, default=1, help="rounds of plain sequential (default 1)")
+    ap.add_argument("--batch-size", type=int, default=None, help="parent keys per mapped task (default: the spec's)")
+    ap.add_argument("--no-plain", action="store_true", help="operator only")
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
@@ -274,6 +319,7 @@ def main() -> int:
     emu, scale, count = spawn_day(min_pipelines)
     tmp = Path(tempfile.mkdtemp(prefix="bench_fanout_"))
     results: dict[str, list[dict[str, Any]]] = {"operator": [], "plain parallelized": [], "plain sequential": []}
+    spec_path = spec_with_batch_size(args.batch_size, tmp)
     try:
         truth = truth_counts(emu)
         _common.log(f"fanout: scale {scale}, {count} pipelines in the day; truth {truth}")
@@ -282,12 +328,14 @@ def main() -> int:
             order = ["operator", "plain parallelized"] if r % 2 == 0 else ["plain parallelized", "operator"]
             if r < args.sequential_rounds:
                 order.append("plain sequential")
+            if args.no_plain:
+                order = ["operator"]
             for variant in order:
                 time.sleep(2)  # let the token bucket refill
                 db = str(tmp / f"{variant.replace(' ', '_')}_{r}.duckdb")
                 _common.log(f"fanout round {r + 1}/{rounds}: {variant}")
                 if variant == "operator":
-                    res = run_operator_chain(emu, db, args.slots, window)
+                    res = run_operator_chain(emu, db, args.slots, window, spec_path)
                 else:
                     res = run_plain(emu, db, parallel=variant == "plain parallelized")
                     res["wall_s"] = res["wall_s"]
@@ -310,11 +358,12 @@ def report(
 ) -> None:
     out = _common.out
     op = results["operator"]
+    batch = args.batch_size or "the spec's (200)"
     out(
         f"Emulator: {LATENCY_MS:.0f} ms latency, {RATE_LIMIT:.0f} requests/s, one day (scale {scale}) with "
         f"{count} pipelines, {truth['workflow']} workflows, {truth['workflow_jobs']} workflow jobs, "
         f"{truth['jobs_started']} started jobs ({truth['jobs_final']} final). Operator: pool of {args.slots} slots, "
-        "one forked process per task instance."
+        f"one forked process per task instance, {batch} parent keys a mapped task."
     )
     out()
     rows = []
@@ -368,12 +417,14 @@ def report(
         for i, level in enumerate(op[0]["levels"]):
             per_run = [run["levels"][i] for run in op]
             req = sum(level["requests"].get(s, 0) for s in level["requests"] if s != "429")
+            steps = level.get("steps_median") or {}
             levels.append(
                 [
                     level["resource"],
                     level["tasks"],
                     _common.median(lv["seconds"] for lv in per_run),
                     _common.median(lv["task_seconds_median"] for lv in per_run),
+                    " / ".join(f"{steps.get(k, float('nan')):.1f}" for k in ("import", *_STEPS, "other")),
                     req,
                     level["requests"].get("429", 0),
                     req / RATE_LIMIT,
@@ -384,7 +435,18 @@ def report(
         out()
         out(
             _common.table(
-                ["level", "mapped tasks", "level s", "task s (median)", "requests", "429s", "bound s", "rows"], levels
+                [
+                    "level",
+                    "mapped tasks",
+                    "level s",
+                    "task s (median)",
+                    "task steps s: import / sync / extract / normalize / load / other",
+                    "requests",
+                    "429s",
+                    "bound s",
+                    "rows",
+                ],
+                levels,
             )
         )
         out()

@@ -53,6 +53,7 @@ def needed_pages(emulator: Any, orgs: list[dict[str, Any]], since: datetime) -> 
 def run(emulator: Any, context: dict[str, Any], **kwargs: Any) -> tuple[dict[str, int], dict[str, Any]]:
     from analytics_provider.testing.chain import run_chain
 
+    _common.allow_direct_execute()
     emulator.reset_stats()
     out = run_chain(["self_collaborations", "pipelines"], context, **kwargs)
     stats = emulator.stats()

@@ -142,6 +142,12 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 "stored cursor alone. Empty: continue from the stored cursor.",
             ),
             "end": Param(None, type=["null", "string"], description="Window end (ISO 8601); default now."),
+            "full_refresh": Param(
+                False,
+                type="boolean",
+                description="Forget the stored cursor: re-read `pipelines` from `start` (or the run's data "
+                "interval start) and continue from there. Rows are merged; nothing is deleted.",
+            ),
             "orgs": Param(
                 None,
                 type=["null", "string"],
@@ -163,6 +169,7 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 "start": "{{ params.start or '' }}",
                 "end": "{{ params.end or '' }}",
                 "org_slugs": "{{ params.orgs or '' }}",
+                "full_refresh": "{{ params.full_refresh }}",
                 "outlets": [
                     Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")
                 ],

@@ -205,3 +205,26 @@ def test_a_run_limited_to_some_orgs_loads_only_those(emulator: Any, api_connecti
     assert {r[0] for r in query("SELECT DISTINCT org_slug FROM analytics.pipelines")} == {wanted}
     assert {r[0] for r in query("SELECT DISTINCT org_id FROM analytics.context")} == {orgs[0]["id"]}
     assert out["pipelines"][0]["parent_keys"] == 1
+
+
+def test_full_refresh_rereads_from_the_interval_start_and_keeps_the_cursor_going(
+    emulator: Any, api_connection: str, duckdb_path: Path
+) -> None:
+    query = _duckdb_query(duckdb_path)
+    chain = ["self_collaborations", "pipelines"]
+    run_chain(chain, task_context(EMULATOR_NOW - DAY, EMULATOR_NOW))
+    # a plain run over an older interval continues from the cursor: nothing older is read
+    run_chain(chain, task_context(EMULATOR_NOW - 3 * DAY, EMULATOR_NOW - 2 * DAY))
+    assert set(_ids(query, "pipelines")) == {
+        p["id"] for p in emulator.truth("pipelines", since=_iso(EMULATOR_NOW - DAY))
+    }
+
+    out = run_chain(chain, task_context(EMULATOR_NOW - 3 * DAY, EMULATOR_NOW - 2 * DAY), full_refresh="True")
+
+    since = {p["id"] for p in emulator.truth("pipelines", since=_iso(EMULATOR_NOW - 3 * DAY))}
+    assert set(_ids(query, "pipelines")) == since
+    assert out["pipelines"][0]["window"]["stateless"] is False
+    # the cursor is back at the newest pipeline: the next scheduled run reads one page per org
+    emulator.reset_stats()
+    run_chain(chain, task_context(EMULATOR_NOW, EMULATOR_NOW + DAY))
+    assert emulator.stats()["routes"].get("GET /v2/pipeline", 0) <= len(emulator.truth("self_collaborations"))

@@ -41,12 +41,15 @@ class AnalyticsLoadOperator(BaseOperator):
     :param loader_file_format: dlt file format; by default the fastest the destination takes.
     :param org_slugs: comma-separated org slugs to load (templated); empty: the connection's
         `org_slugs`, or every org of the key.
+    :param full_refresh: forget the stored cursor of an incremental resource: re-read from the
+        window start (`start`, else the run's data interval start) and go on from there; merged,
+        so nothing is deleted. Templated; `"true"`/`"false"` strings are understood.
     :param strict_schema: freeze the columns and types of existing tables (dlt schema contract):
         a new field or a changed type fails the task naming table and column. Off by default:
         a new field becomes a new column, a changed type a variant column.
     """
 
-    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys", "org_slugs")
+    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys", "org_slugs", "full_refresh")
     ui_color = "#d9ecff"
 
     def __init__(
@@ -63,6 +66,7 @@ class AnalyticsLoadOperator(BaseOperator):
         loader_file_format: str | None = None,
         strict_schema: bool = False,
         org_slugs: str | list[str] | None = None,
+        full_refresh: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +81,7 @@ class AnalyticsLoadOperator(BaseOperator):
         self.loader_file_format = loader_file_format
         self.strict_schema = strict_schema
         self.org_slugs = org_slugs
+        self.full_refresh = full_refresh
 
     def execute(self, context: Any) -> dict[str, Any]:
         from analytics_provider.dlt_runtime import configure_dlt_environment
@@ -106,7 +111,7 @@ class AnalyticsLoadOperator(BaseOperator):
         from analytics_provider.child_keys import keys_for_children
         from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
-        from analytics_provider.dlt_source.builder import build_source
+        from analytics_provider.dlt_source.builder import build_source, source_name
         from analytics_provider.window import resolve_window
 
         route_dlt_logging(self.log)
@@ -139,6 +144,9 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock(lock_key):
                 pipeline.sync_destination()
+            if _truthy(self.full_refresh) and resource.incremental and not window.stateless:
+                forgotten = _forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
+                self.log.info("Full refresh of `%s`: forgot %d stored cursors", resource.name, forgotten)
             built = build_source(
                 spec,
                 resource,
@@ -204,6 +212,18 @@ class AnalyticsLoadOperator(BaseOperator):
             "parent_keys": len(self.parent_keys or []),
             "keys": keys,
         }
+
+
+def _truthy(value: bool | str | None) -> bool:
+    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _forget_cursors(pipeline: Any, source: str) -> int:
+    """Drop the incremental state of every resource of `source` (it is written back with the run)."""
+    with pipeline.managed_state() as state:
+        resources = state.get("sources", {}).get(source, {}).get("resources", {})
+        forgotten = sum(1 for r in resources.values() if r.pop("incremental", None) is not None)
+    return forgotten
 
 
 def _slugs(value: str | list[str] | None) -> tuple[str, ...]:
