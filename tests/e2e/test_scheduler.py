@@ -436,6 +436,12 @@ def assert_mapped_per_plan(stack: AirflowStack, run_id: str) -> dict[str, int]:
             continue
         assert indexes == list(range(len(plan))), f"{run_id}: `{child}` map indexes {indexes}, plan {len(plan)}"
         assert all(0 < len(batch) <= BATCH_SIZE for batch in plan), f"{child}: {[len(b) for b in plan]}"
+        # map_index_template names each mapped task by what it loads
+        names = {t["map_index"]: t.get("rendered_map_index") for t in tis if t["task_id"] == child}
+        for index, batch in enumerate(plan):
+            first = json.dumps(batch[0], sort_keys=False)
+            assert names[index] and names[index].startswith(f"{len(batch)} keys from "), names[index]
+            assert all(str(v) in names[index] for v in batch[0].values()), (names[index], first)
         counts[child] = len(plan)
     return counts
 
