@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import dlt
 import pendulum
+from dlt.common.jsonpath import compile_path
 from dlt.extract import DltResource, DltSource
 from dlt.extract.incremental import IncrementalResourceWrapper
 from dlt.extract.items_transform import MapItem
@@ -119,7 +121,8 @@ def _rest_entry(
     endpoint: dict[str, Any] = {
         "path": path,
         "params": params,
-        "data_selector": resource.endpoint.data_selector or "$",
+        # compiled once here: dlt compiles a string selector again for every page
+        "data_selector": compile_path(resource.endpoint.data_selector or "$"),
         "paginator": create_paginator(resource.endpoint.paginator or spec.client.paginator),
         "response_actions": [hook],
     }
@@ -282,9 +285,13 @@ def _incremental_config(resource: ResourceSpec, window: LoadWindow, has_cursor: 
 
 
 def _parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
+    """ISO strings (with or without milliseconds) -> datetimes, so dlt compares instants, not text."""
     value = row.get(cursor)
     if isinstance(value, str):
-        row[cursor] = pendulum.parse(value)
+        try:
+            row[cursor] = datetime.fromisoformat(value)  # C parser: Z suffix and fractions since 3.11
+        except ValueError:
+            row[cursor] = pendulum.parse(value)
     return row
 
 
