@@ -13,6 +13,10 @@ DLT_DEFAULTS = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     # dlt's own handler writes to stderr, which Airflow logs as ERROR; we log the summary ourselves
     "RUNTIME__LOG_LEVEL": "WARNING",
+    # parallel requests per mapped task: the pool's slots multiply it, and the API throttles per
+    # token (bench/fanout.py: 4 slots x dlt's default 5 threads drew 429 storms that failed tasks;
+    # 2 threads per task stayed within 1.12x of the rate-limit bound with no failure)
+    "EXTRACT__WORKERS": "2",
 }
 
 
