@@ -125,3 +125,13 @@ def test_returned_keys_are_copies() -> None:
     batches = plan_batches(output, "context")
     batches[0][0]["org_id"] = "changed"
     assert key == {"org_id": "a"}, "the parent's XCom value is not modified"
+
+
+def test_batches_grow_to_stay_within_airflows_max_map_length() -> None:
+    keys = [{"pipeline_id": str(i)} for i in range(204_801)]
+    batches = plan_batches({"keys": {"child": keys}}, child="child", batch_size=200)
+    assert len(batches) <= 1024
+    assert sum(len(b) for b in batches) == len(keys)
+    assert [k for b in batches for k in b] == keys
+    small = plan_batches({"keys": {"child": keys[:1000]}}, child="child", batch_size=200, max_batches=1024)
+    assert [len(b) for b in small] == [200] * 5

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
 
-def plan_batches(parent_output: Any, child: str, batch_size: int = 0) -> list[list[dict[str, Any]]]:
+
+def plan_batches(
+    parent_output: Any, child: str, batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
+) -> list[list[dict[str, Any]]]:
     """Collect `keys[child]` from the parent's output (one summary, or one per mapped parent task),
     drop duplicates, and cut them into batches of `batch_size` (0: one batch with every key).
-    An empty result makes Airflow skip the mapped child instead of failing the run."""
+    An empty result makes Airflow skip the mapped child instead of failing the run. Batches grow
+    past `batch_size` when needed to stay within `max_batches` mapped tasks."""
     if isinstance(parent_output, Mapping):
         outputs: Iterable[Any] = [parent_output]
     elif parent_output is None:
@@ -31,4 +36,5 @@ def plan_batches(parent_output: Any, child: str, batch_size: int = 0) -> list[li
     if not keys:
         return []
     size = batch_size if batch_size > 0 else len(keys)
+    size = max(size, -(-len(keys) // max_batches))
     return [keys[i : i + size] for i in range(0, len(keys), size)]
