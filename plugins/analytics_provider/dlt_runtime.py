@@ -17,6 +17,9 @@ DLT_DEFAULTS = {
     # token (bench/fanout.py: 4 slots x dlt's default 5 threads drew 429 storms that failed tasks;
     # 2 threads per task stayed within 1.12x of the rate-limit bound with no failure)
     "EXTRACT__WORKERS": "2",
+    # dlt gzips its intermediate files, which live in the task's temp dir and are deleted after
+    # the load: CPU for nothing (bench/throughput.py)
+    "DATA_WRITER__DISABLE_COMPRESSION": "true",
 }
 
 
