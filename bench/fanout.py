@@ -13,9 +13,12 @@ included. Failed tasks are counted and retried once at once (Airflow: `retries=2
 Plain dlt: the same four levels as one `rest_api_source` with child resources
 (`{resources.<parent>.<field>}`), sequential and with `parallelized=True`, in one fresh process.
 
-Bound = requests the run needed (every answered request except 429s) / rate limit.
+Bound = requests the chain needs at least (from the emulator's truth: collaborations, pipeline
+pages, one workflow list per pipeline, one job list per workflow, one detail per job fetched) /
+rate limit. Requests a failed task made before it was retried are not "needed".
 
-Run: `.venv/bin/python bench/fanout.py [--quick] [--slots 4] [--rounds 2]`
+Run: `.venv/bin/python bench/fanout.py [--quick] [--slots 4] [--rounds 2] [--plain-rounds 1]
+[--sequential-rounds 1] [--batch-size N] [--max-retries N] [--env KEY=VALUE] [--no-plain]`
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ _STEPS = ("sync_destination", "extract", "normalize", "load")
 def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict[str, Any]:
     """One task instance (runs in a forked process)."""
     resource, keys, context_args = args
+    os.dup2(2, 1)  # the task's log lines go to stderr: stdout carries the report
     spec_path = context_args.get("spec_path")
+    os.environ.update(context_args.get("env") or {})
     from datetime import datetime
 
     from analytics_provider.operators.load import AnalyticsLoadOperator
@@ -72,26 +77,35 @@ def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
 
 
-def spec_with_batch_size(batch_size: int | None, folder: Path) -> str | None:
-    """A copy of the shipped spec with another `resource_defaults.batch_size` (a deployment setting:
-    `ANALYTICS_SPEC_PATH`), or None for the shipped spec."""
-    if not batch_size:
+def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) -> str | None:
+    """A copy of the shipped spec with another `resource_defaults.batch_size` and/or
+    `client.error_handler.max_retries` (deployment settings: `ANALYTICS_SPEC_PATH`), or None for
+    the shipped spec."""
+    if not batch_size and max_retries is None:
         return None
     import yaml
 
     from analytics_provider.spec.loader import DEFAULT_SPEC
 
     raw = yaml.safe_load(Path(DEFAULT_SPEC).read_text(encoding="utf-8"))
-    raw.setdefault("resource_defaults", {})["batch_size"] = batch_size
-    for resource in raw["resources"]:
-        resource.pop("batch_size", None)
-    path = folder / f"spec_batch_{batch_size}.yaml"
+    if batch_size:
+        raw.setdefault("resource_defaults", {})["batch_size"] = batch_size
+        for resource in raw["resources"]:
+            resource.pop("batch_size", None)
+    if max_retries is not None:
+        raw["client"]["error_handler"]["max_retries"] = max_retries
+    path = folder / f"spec_batch_{batch_size}_retries_{max_retries}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return str(path)
 
 
 def run_operator_chain(
-    emulator: Any, db: str, slots: int, window: tuple[str, str], spec_path: str | None = None
+    emulator: Any,
+    db: str,
+    slots: int,
+    window: tuple[str, str],
+    spec_path: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from analytics_provider.batching import plan_batches
     from analytics_provider.spec.loader import load_spec
@@ -103,6 +117,7 @@ def run_operator_chain(
         "start": window[0].replace("Z", "+00:00"),
         "end": window[1].replace("Z", "+00:00"),
         "spec_path": spec_path,
+        "env": env or {},
     }
     ctx = multiprocessing.get_context("fork")
     outputs: dict[str, list[dict[str, Any]]] = {}
@@ -263,7 +278,7 @@ def run_plain(emulator: Any, db: str, parallel: bool) -> dict[str, Any]:
 # -- the day --------------------------------------------------------------------------------------
 def spawn_day(min_pipelines: int) -> tuple[Any, float, int]:
     """An emulator whose one-day history holds at least `min_pipelines` pipelines."""
-    scale = max(0.5, min_pipelines / 40)
+    scale = max(0.5, round(min_pipelines / 52, 1))  # ~53 pipelines a scale unit on this day
     for _ in range(4):
         emu = _common.spawn(scale=scale, days=1, latency_ms=LATENCY_MS, rate_limit=RATE_LIMIT)
         count = len(emu.truth("pipelines"))
@@ -277,8 +292,14 @@ def spawn_day(min_pipelines: int) -> tuple[Any, float, int]:
 def truth_counts(emulator: Any) -> dict[str, int]:
     final = {"success", "failed", "retried", "infrastructure_fail", "timedout", "terminated-unknown", "canceled"}
     jobs = emulator.truth("jobs")
+    pipelines = emulator.truth("pipelines")
+    pages = 0
+    for org in emulator.truth("self_collaborations"):
+        n = sum(1 for p in pipelines if p["project_slug"].startswith(org["slug"] + "/"))
+        pages += max(1, -(-n // 20))
     return {
-        "pipelines": len(emulator.truth("pipelines")),
+        "pipelines": len(pipelines),
+        "pipeline_pages": pages,
         "workflow": len(emulator.truth("pipeline_workflows")),
         "workflow_jobs": len(emulator.truth("workflow_jobs")),
         "jobs_started": len(jobs),
@@ -286,8 +307,16 @@ def truth_counts(emulator: Any) -> dict[str, int]:
     }
 
 
+def minimal_requests(truth: dict[str, int], variant: str) -> int:
+    """Requests the chain needs at least, from the emulator's truth: the collaborations, every page of
+    the day's pipelines, one workflow list per pipeline, one job list per workflow, one detail per
+    job the variant fetches (the operator: final jobs; plain dlt: every started job)."""
+    jobs = truth["jobs_final"] if variant == "operator" else truth["jobs_started"]
+    return 1 + truth["pipeline_pages"] + truth["pipelines"] + truth["workflow"] + jobs
+
+
 def needed(stats: dict[str, Any]) -> int:
-    """Requests the run needed: everything answered except rate-limit refusals."""
+    """Requests the run made, except rate-limit refusals (a failed, retried task counts twice)."""
     by_status = stats.get("by_status", {})
     return sum(n for status, n in by_status.items() if status != "429")
 
@@ -297,10 +326,13 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a small day, one round")
     ap.add_argument("--pipelines", type=int, default=None, help="minimum pipelines in the day (default 500)")
     ap.add_argument("--slots", type=int, default=4, help="pool slots for mapped tasks (default 4)")
-    ap.add_argument("--rounds", type=int, default=None, help="rounds of operator + plain parallelized (default 2)")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds of the operator (default 2)")
+    ap.add_argument("--plain-rounds", type=int, default=1, help="rounds of plain parallelized (default 1)")
     ap.add_argument("--sequential-rounds", type=int, default=1, help="rounds of plain sequential (default 1)")
     ap.add_argument("--batch-size", type=int, default=None, help="parent keys per mapped task (default: the spec's)")
+    ap.add_argument("--max-retries", type=int, default=None, help="the spec's error_handler.max_retries (default 3)")
     ap.add_argument("--no-plain", action="store_true", help="operator only")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the operator's tasks (dlt config)")
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
@@ -319,13 +351,15 @@ def main() -> int:
     emu, scale, count = spawn_day(min_pipelines)
     tmp = Path(tempfile.mkdtemp(prefix="bench_fanout_"))
     results: dict[str, list[dict[str, Any]]] = {"operator": [], "plain parallelized": [], "plain sequential": []}
-    spec_path = spec_with_batch_size(args.batch_size, tmp)
+    spec_path = spec_variant(args.batch_size, args.max_retries, tmp)
     try:
         truth = truth_counts(emu)
         _common.log(f"fanout: scale {scale}, {count} pipelines in the day; truth {truth}")
         window = _common.window_iso(1)
         for r in range(rounds):
-            order = ["operator", "plain parallelized"] if r % 2 == 0 else ["plain parallelized", "operator"]
+            order = ["operator"]
+            if r < args.plain_rounds:
+                order = ["operator", "plain parallelized"] if r % 2 == 0 else ["plain parallelized", "operator"]
             if r < args.sequential_rounds:
                 order.append("plain sequential")
             if args.no_plain:
@@ -335,15 +369,17 @@ def main() -> int:
                 db = str(tmp / f"{variant.replace(' ', '_')}_{r}.duckdb")
                 _common.log(f"fanout round {r + 1}/{rounds}: {variant}")
                 if variant == "operator":
-                    res = run_operator_chain(emu, db, args.slots, window, spec_path)
+                    env = dict(pair.split("=", 1) for pair in args.env)
+                    res = run_operator_chain(emu, db, args.slots, window, spec_path, env)
                 else:
                     res = run_plain(emu, db, parallel=variant == "plain parallelized")
                     res["wall_s"] = res["wall_s"]
-                res["needed"] = needed(res["stats"])
+                res["made"] = needed(res["stats"])
+                res["needed"] = minimal_requests(truth, "operator" if variant == "operator" else "plain")
                 res["bound_s"] = res["needed"] / RATE_LIMIT
                 res["ratio"] = res["wall_s"] / res["bound_s"]
                 _common.log(
-                    f"  {variant}: {res['wall_s']:.1f}s, {res['needed']} requests needed "
+                    f"  {variant}: {res['wall_s']:.1f}s, {res['needed']} requests needed, {res['made']} made "
                     f"(+{res['stats']['by_status'].get('429', 0)} refused), {res['ratio']:.2f}x bound"
                 )
                 results[variant].append(res)
@@ -363,7 +399,10 @@ def report(
         f"Emulator: {LATENCY_MS:.0f} ms latency, {RATE_LIMIT:.0f} requests/s, one day (scale {scale}) with "
         f"{count} pipelines, {truth['workflow']} workflows, {truth['workflow_jobs']} workflow jobs, "
         f"{truth['jobs_started']} started jobs ({truth['jobs_final']} final). Operator: pool of {args.slots} slots, "
-        f"one forked process per task instance, {batch} parent keys a mapped task."
+        f"one forked process per task instance, {batch} parent keys a mapped task"
+        + (f", task environment {args.env}" if args.env else "")
+        + (f", max_retries {args.max_retries}" if args.max_retries is not None else "")
+        + "."
     )
     out()
     rows = []
@@ -372,6 +411,7 @@ def report(
             continue
         wall = _common.median(r["wall_s"] for r in runs)
         need = _common.median(r["needed"] for r in runs)
+        made = _common.median(r.get("made", r["needed"]) for r in runs)
         refused = _common.median(r["stats"]["by_status"].get("429", 0) for r in runs)
         ratio = _common.median(r["ratio"] for r in runs)
         failures = sum(r.get("failures", 0) for r in runs)
@@ -382,6 +422,7 @@ def report(
                 wall,
                 _common.spread(r["wall_s"] for r in runs),
                 int(need),
+                int(made),
                 int(refused),
                 need / RATE_LIMIT,
                 ratio,
@@ -396,6 +437,7 @@ def report(
                 "wall s (median)",
                 "wall s (range)",
                 "requests needed",
+                "made (not 429)",
                 "429s",
                 "bound s",
                 "wall/bound",

@@ -100,6 +100,11 @@ def main() -> int:
     ap.add_argument("--small-rows", type=int, default=None, help="rows of the small tier (default 10,000)")
     ap.add_argument("--small-rounds", type=int, default=None, help="rounds of the small tier (default 2)")
     ap.add_argument("--no-large", action="store_true", help="skip the large tier")
+    ap.add_argument("--no-small", action="store_true", help="skip the small tier")
+    ap.add_argument("--all-variants", action="store_true", help="also each candidate patch alone (small tier)")
+    ap.add_argument(
+        "--large-variants", default="operator,plain jsonl", help="comma-separated variants of the large tier"
+    )
     ap.add_argument("--patch", default="", help=argparse.SUPPRESS)
     ap.add_argument("--env", action="append", default=[], help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help="write the figures here")
@@ -122,11 +127,13 @@ def main() -> int:
     small_rounds = args.small_rounds or (1 if args.quick else 2)
     large: dict[str, list[dict[str, Any]]] = {}
     if not (args.quick or args.no_large):
-        large = run_tier(args.rows, ["operator", "plain jsonl"], args.rounds, tmp, "large")
+        large = run_tier(args.rows, args.large_variants.split(","), args.rounds, tmp, "large")
     small_variants = ["operator", "plain jsonl", "operator best", "plain default", "operator + patches", *parquet]
     if not args.quick:
-        small_variants += ["operator + compiled-selector", "operator + fast-cursor", "operator best + patches"]
-    small = run_tier(small_rows, small_variants, small_rounds, tmp, "small")
+        small_variants.append("operator best + patches")
+    if args.all_variants:
+        small_variants += ["operator + compiled-selector", "operator + fast-cursor"]
+    small = {} if args.no_small else run_tier(small_rows, small_variants, small_rounds, tmp, "small")
     report(large, small, args)
     return 0
 
@@ -201,6 +208,8 @@ def report(large: dict[str, list[dict[str, Any]]], small: dict[str, list[dict[st
             ("operator best", "operator", None),
             ("operator + compiled-selector", "operator", None),
             ("operator + fast-cursor", "operator", None),
+            ("operator + compiled-selector", "plain jsonl", None),
+            ("operator best + patches", "operator", None),
             ("operator best + patches", "plain default", None),
             ("operator parquet", "operator best", None),
         ):
