@@ -84,3 +84,18 @@ def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def fast_spec(tmp_path: Path) -> str:
+    """The shipped spec with a 0.05 s backoff factor, so retry tests take milliseconds, not seconds
+    (the retry count and Retry-After handling stay as shipped)."""
+    import yaml
+
+    from analytics_provider.spec.loader import DEFAULT_SPEC
+
+    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
+    raw["client"]["error_handler"]["backoff_factor"] = 0.05
+    path = tmp_path / "fast_spec.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)

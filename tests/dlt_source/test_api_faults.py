@@ -8,26 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from airflow.sdk.exceptions import AirflowFailException
 
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.spec.loader import DEFAULT_SPEC
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import API_KEY, EMULATOR_NOW
 
 pytestmark = pytest.mark.integration
 WINDOW = task_context(EMULATOR_NOW - timedelta(days=1), EMULATOR_NOW)
-
-
-@pytest.fixture
-def fast_spec(tmp_path: Path) -> str:
-    """The shipped spec with a 0.05 s backoff factor, so retry tests take milliseconds, not seconds."""
-    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
-    raw["client"]["error_handler"]["backoff_factor"] = 0.05
-    path = tmp_path / "fast_spec.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
 
 
 def _faults(emulator: Any, *rules: dict[str, Any]) -> None:

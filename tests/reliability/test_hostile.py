@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from airflow.sdk.exceptions import AirflowFailException
 
 from analytics_provider.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import DEFAULT_SPEC, load_spec
+from analytics_provider.spec.loader import load_spec
 from analytics_provider.testing.chain import task_context
 from tests.conftest import EMULATOR_NOW
 from tests.reliability.helpers import DAY, assert_exactly_once, duckdb_query, iso, jobs_of, workflows_of
@@ -29,15 +28,6 @@ pytestmark = pytest.mark.integration
 CHAIN = ["self_collaborations", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs"]
 START = EMULATOR_NOW - DAY
 TASK_RETRIES = 2  # as `retries=2` on the task: three attempts
-
-
-@pytest.fixture
-def fast_spec(tmp_path: Path) -> str:
-    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
-    raw["client"]["error_handler"]["backoff_factor"] = 0.05
-    path = tmp_path / "fast_spec.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
 
 
 def run_with_task_retries(

@@ -24,9 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from analytics_provider.spec.loader import DEFAULT_SPEC
 from analytics_provider.testing.emulator import Emulator, EmulatorConfig
 from tests.conftest import EMULATOR_NOW
 from tests.reliability.helpers import DAY, context, run_here, start_task
@@ -55,16 +53,6 @@ def secret_emulator(secret: str) -> Iterator[Emulator]:
         yield emu
     finally:
         emu.stop()
-
-
-@pytest.fixture
-def fast_spec(tmp_path: Path) -> str:
-    """The shipped spec with a 0.05 s backoff factor, so failing past the retry budget takes no time."""
-    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
-    raw["client"]["error_handler"]["backoff_factor"] = 0.05
-    path = tmp_path / "fast_spec.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
 
 
 def _connect(monkeypatch: pytest.MonkeyPatch, base_url: str, key: str, location: str) -> None:

@@ -277,14 +277,20 @@ def _incremental(ctx: _Ctx, raw: Any, path: str) -> IncrementalSpec | None:
     i = ctx.mapping(raw, path, _INCREMENTAL_KEYS, {"cursor_path"})
     if i.get("row_order") not in (None, "asc", "desc"):
         raise ctx.fail(f"{path}.row_order", f"expected `asc` or `desc`, got `{i['row_order']}`")
+    durations = _durations(ctx, i, path, ("lookback", "initial_lookback"))
+    return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
+
+
+def _durations(ctx: _Ctx, raw: dict[str, Any], path: str, names: tuple[str, ...]) -> dict[str, timedelta]:
+    """The duration keys present in `raw`, parsed; a bad one fails naming `<path>.<key>`."""
     durations = {}
-    for key in ("lookback", "initial_lookback"):
-        if key in i:
+    for key in names:
+        if key in raw:
             try:
-                durations[key] = parse_duration(i[key])
+                durations[key] = parse_duration(raw[key])
             except ValueError as exc:
                 raise ctx.fail(f"{path}.{key}", str(exc)) from None
-    return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
+    return durations
 
 
 def _refresh(ctx: _Ctx, raw: Any, path: str) -> RefreshSpec | None:
@@ -292,13 +298,7 @@ def _refresh(ctx: _Ctx, raw: Any, path: str) -> RefreshSpec | None:
         return None
     f = ctx.mapping(raw, path, _REFRESH_KEYS, {"table", "parent_column", "final"})
     final = ctx.typed(f["final"], f"{path}.final", list, "a list of final status values")
-    durations = {}
-    for key in ("lookback", "max_age"):
-        if key in f:
-            try:
-                durations[key] = parse_duration(f[key])
-            except ValueError as exc:
-                raise ctx.fail(f"{path}.{key}", str(exc)) from None
+    durations = _durations(ctx, f, path, ("lookback", "max_age"))
     names = {k: str(f[k]) for k in ("table", "parent_column", "status_column", "created_column") if k in f}
     return RefreshSpec(final=tuple(str(v) for v in final), **names, **durations)
 
