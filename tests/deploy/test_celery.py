@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import sys
 import time
 import uuid
@@ -30,7 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.celery_stack import DAG_ID, REDIS_URL, REPO, CeleryStack, flush_redis_db, free_port, iso, pg_admin
+from tests.airflow_stack import REPO, airflow_env, free_port, iso, temporary_database
+from tests.deploy.celery_stack import DAG_ID, REDIS_URL, STOP_GRACE, CeleryStack, flush_redis_db
 from tests.deploy.worker_identity import HOSTNAME_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -88,8 +88,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
     port = free_port()
     with contextlib.ExitStack() as cleanup:
         for database in (metadata_db, warehouse_db):
-            pg_admin(f'CREATE DATABASE "{database}"')
-            cleanup.callback(pg_admin, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cleanup.enter_context(temporary_database(database))
         flush_redis_db()
         cleanup.callback(flush_redis_db)
 
@@ -98,38 +97,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
         )
         cleanup.callback(emulator.stop)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ANALYTICS_"))}
-        env.update(
-            {
-                "AIRFLOW_HOME": str(home),
+        env = airflow_env(
+            home=home,
+            database=metadata_db,
+            port=port,
+            emulator_url=emulator.base_url,
+            api_key=API_KEY,
+            settings={
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{metadata_db}",
                 "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{metadata_db}",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
                 "AIRFLOW__CORE__PARALLELISM": "8",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-                # one key for every component: the scheduler signs task tokens, the api-server checks them
-                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-                "AIRFLOW__API__WORKERS": "1",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                # no run for the real-world "yesterday": only the manual run under test
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
                 "ANALYTICS_SPEC_PATH": str(_spec_with_small_batches(home)),
                 "ANALYTICS_DESTINATION_CONN_ID": "analytics_warehouse",
                 "ANALYTICS_DATASET": DATASET,
                 "ANALYTICS_TASK_RETRIES": "0",
-                "AIRFLOW_CONN_ANALYTICS_API_DEFAULT": json.dumps(
-                    {"conn_type": "analytics_api", "host": emulator.base_url, "password": API_KEY}
-                ),
                 "AIRFLOW_CONN_ANALYTICS_WAREHOUSE": json.dumps(
                     {
                         "conn_type": "postgres",
@@ -139,18 +122,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
                         "schema": warehouse_db,
                     }
                 ),
-                "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false",
-                "RUNTIME__DLTHUB_TELEMETRY": "false",
-            }
+            },
         )
-        stack = CeleryStack(home, env, metadata_db, warehouse_db, f"http://127.0.0.1:{port}", emulator)
-        cleanup.callback(stack.stop)  # runs before the databases are dropped and Redis is flushed
+        stack = CeleryStack(
+            home=home, env=env, port=port, metadata_db=metadata_db, warehouse_db=warehouse_db, emulator=emulator
+        )
+        cleanup.callback(stack.stop, STOP_GRACE)  # runs before the databases are dropped and Redis is flushed
 
         stack.cli("db", "migrate", timeout=300)
         stack.cli("pools", "set", POOL, str(2 * WORKER_CONCURRENCY), "analytics API")
-        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        stack.start("dag-processor", "dag-processor")
-        stack.start("scheduler", "scheduler")
+        stack.start_core()
         for name in WORKERS:
             stack.start(
                 name,
@@ -164,13 +145,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
                 },
             )
 
-        import requests
-
-        stack.wait_until(
-            "api-server healthy",
-            lambda: requests.get(f"{stack.api_url}/api/v2/monitor/health", timeout=5).ok,
-            STARTUP_TIMEOUT,
-        )
+        stack.wait_for_api_server(STARTUP_TIMEOUT)
         stack.wait_until(
             f"{DAG_ID} parsed",
             lambda: stack.meta("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)),
@@ -184,7 +159,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
         sys.stdout.write(f"\nCelery stack ready after {time.monotonic() - began:.0f}s\n")
         yield stack
         stopping = time.monotonic()
-        stack.stop()
+        stack.stop(STOP_GRACE)
         sys.stdout.write(f"\nCelery stack stopped in {time.monotonic() - stopping:.0f}s\n")
 
 

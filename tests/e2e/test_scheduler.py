@@ -19,13 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,13 +30,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.airflow_stack import AirflowStack, airflow_env, free_port, iso, tail, temporary_database
 
-REPO = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = REPO / "dags"
-AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
-if not AIRFLOW_BIN.exists():  # pragma: no cover - pytest run by an interpreter outside the venv
-    AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAG_ID = "analytics_pipelines"
 DAG_IDS = {"analytics_pipelines", "analytics_projects", "analytics_users"}
@@ -61,17 +51,13 @@ PRIMARY_KEYS = {
     "workflow_jobs": ("id",),
     "jobs": ("project_slug", "number"),
 }
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 STARTUP_TIMEOUT = 180.0
 BACKFILL_TIMEOUT = 420.0
 RUN_TIMEOUT = 240.0
 POLL_SECONDS = 2.0
+STOP_GRACE = 30.0
 TERMINAL = {"success", "failed"}
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_ts(value: str) -> datetime:
@@ -86,73 +72,14 @@ def json_output(stdout: str) -> Any:
     raise AssertionError(f"no JSON in the CLI output: {stdout[-2000:]}")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-LOG_NOISE = re.compile(r"\[http\.access\]|Refreshing bundle|Searching for files in|files for bundle")
-"""Log lines left out of tails: the api-server's access log (the test's own polling) and the
-dag-processor's folder scans every few seconds."""
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-    return "\n".join([line for line in text.splitlines() if not LOG_NOISE.search(line)][-lines:])
-
-
 @dataclass
-class AirflowStack:
+class SchedulerStack(AirflowStack):
     """A running Airflow (scheduler, dag-processor, api-server) plus the emulator it reads from."""
 
-    home: Path
-    env: dict[str, str]
-    api_url: str
     emulator: Any
     duckdb_path: Path
-    procs: dict[str, subprocess.Popen[bytes]]
-    logs: dict[str, Path]
 
-    # -- diagnostics ------------------------------------------------------------------------
-    def diagnostics(self, lines: int = 40) -> str:
-        parts = []
-        for name, path in self.logs.items():
-            proc = self.procs.get(name)
-            status = "" if proc is None else f" (exit code {proc.poll()})" if proc.poll() is not None else " (running)"
-            parts.append(f"\n----- {name}{status}: last {lines} lines of {path} -----\n{tail(path, lines)}")
-        return "".join(parts)
-
-    def check_alive(self) -> None:
-        dead = {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
-        if dead:
-            raise AssertionError(f"Airflow processes exited: {dead}" + self.diagnostics())
-
-    # -- CLI and REST -----------------------------------------------------------------------
-    def cli(self, *args: str, timeout: float = 180.0) -> str:
-        cmd = [str(AIRFLOW_BIN), *args]
-        try:
-            result = subprocess.run(cmd, env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise AssertionError(f"`airflow {' '.join(args)}` took more than {timeout}s" + self.diagnostics()) from exc
-        if result.returncode != 0:
-            raise AssertionError(
-                f"`airflow {' '.join(args)}` exited with {result.returncode}\n--- stdout ---\n"
-                f"{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}" + self.diagnostics()
-            )
-        return result.stdout
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        import requests
-
-        response = requests.request(method, f"{self.api_url}/api/v2/{path}", timeout=30, **kwargs)
-        if not response.ok:
-            raise AssertionError(f"{method} /api/v2/{path}: HTTP {response.status_code}: {response.text[:1000]}")
-        return response.json()
-
+    # -- REST -----------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
         return self.api("GET", f"dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
 
@@ -225,151 +152,42 @@ class AirflowStack:
             return con.execute(sql, params or []).fetchall()
 
 
-def _start_process(stack: AirflowStack, name: str, *args: str) -> None:
-    log = stack.home / f"{name}.log"
-    with open(log, "wb") as handle:  # the child keeps its own copy of the descriptor
-        stack.procs[name] = subprocess.Popen(
-            [str(AIRFLOW_BIN), *args],
-            env=stack.env,
-            cwd=stack.home,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped with everything it spawned
-        )
-    stack.logs[name] = log
-
-
-def _stop_processes(procs: dict[str, subprocess.Popen[bytes]], grace: float = 30.0) -> None:
-    """SIGTERM each process group we started, SIGKILL what is left after `grace` seconds, and then
-    every descendant seen before (task processes run in sessions of their own)."""
-    import psutil
-
-    descendants: list[psutil.Process] = []
-    for proc in procs.values():
-        with contextlib.suppress(psutil.Error):
-            descendants += psutil.Process(proc.pid).children(recursive=True)
-    for proc in procs.values():
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in procs.values():
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(max(0.1, deadline - time.monotonic()))
-    for proc in procs.values():
-        # the group id is the pid of the leader we started: this also reaches children it left behind
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    for child in descendants:  # psutil checks the pid still names the process it saw
-        with contextlib.suppress(psutil.Error):
-            child.kill()
-    psutil.wait_procs(descendants, timeout=10)
-
-
-def _drop_database(name: str) -> None:
-    import psycopg2
-
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
-
-
-def _wait_until(stack: AirflowStack, what: str, probe: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = probe()
-            if result:
-                return result
-            last = result
-        except Exception as exc:  # not up yet
-            last = exc
-        stack.check_alive()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not ready after {timeout:.0f}s (last: {last!r})" + stack.diagnostics())
-        time.sleep(1.0)
-
-
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
-    import psycopg2
-
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerStack]:
     from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
 
     home = tmp_path_factory.mktemp("airflow_e2e")
     database = f"airflow_e2e_{uuid.uuid4().hex[:10]}"
     port = free_port()
     with contextlib.ExitStack() as cleanup:
-        admin = psycopg2.connect(dbname="postgres", **PG)
-        try:
-            admin.autocommit = True
-            with admin.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            admin.close()
-        cleanup.callback(_drop_database, database)
+        cleanup.enter_context(temporary_database(database))
 
         emulator = spawn_emulator(EmulatorConfig(port=0, seed=11, days=10, now=iso(EMULATOR_NOW), api_key=API_KEY))
         cleanup.callback(emulator.stop)
 
         duckdb_path = home / "warehouse.duckdb"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ANALYTICS_"))}
-        env.update(
-            {
-                "AIRFLOW_HOME": str(home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+        env = airflow_env(
+            home=home,
+            database=database,
+            port=port,
+            emulator_url=emulator.base_url,
+            api_key=API_KEY,
+            settings={
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-                # the REST API without logins (the test reads run and task states through it)
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                # one key for every component: the scheduler signs task tokens, the api-server checks them
-                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-                "AIRFLOW__API__WORKERS": "1",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
                 "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
                 "ANALYTICS_TASK_RETRIES": "1",
                 "ANALYTICS_RETRY_DELAY_SECONDS": "1",
                 "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
-                "AIRFLOW_CONN_ANALYTICS_API_DEFAULT": json.dumps(
-                    {"conn_type": "analytics_api", "host": emulator.base_url, "password": API_KEY}
-                ),
-                "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false",
-                "RUNTIME__DLTHUB_TELEMETRY": "false",
-            }
+            },
         )
-        stack = AirflowStack(
-            home=home,
-            env=env,
-            api_url=f"http://127.0.0.1:{port}",
-            emulator=emulator,
-            duckdb_path=duckdb_path,
-            procs={},
-            logs={},
-        )
-        cleanup.callback(_stop_processes, stack.procs)
+        stack = SchedulerStack(home=home, env=env, port=port, emulator=emulator, duckdb_path=duckdb_path)
+        cleanup.callback(stack.stop, STOP_GRACE)
 
         stack.cli("db", "migrate", timeout=300)
         stack.cli("pools", "set", POOL, "4", "analytics")
-        _start_process(stack, "api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        _start_process(stack, "dag-processor", "dag-processor")
-        _start_process(stack, "scheduler", "scheduler")
-
-        _wait_until(stack, "api-server", lambda: stack.api("GET", "monitor/health"), STARTUP_TIMEOUT)
+        stack.start_core()
+        stack.wait_for_api_server(STARTUP_TIMEOUT)
 
         def parsed() -> bool:
             errors = stack.api("GET", "importErrors")["import_errors"]
@@ -377,7 +195,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
             dags = stack.api("GET", "dags", params={"dag_id_pattern": "analytics_", "limit": 100})["dags"]
             return {d["dag_id"] for d in dags} >= DAG_IDS
 
-        _wait_until(stack, "DAGs parsed", parsed, STARTUP_TIMEOUT)
+        stack.wait_until("DAGs parsed", parsed, STARTUP_TIMEOUT)
         stack.cli("dags", "unpause", DAG_ID)
         yield stack
 
@@ -385,18 +203,18 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
 # -- checks shared by the tests ------------------------------------------------------------------
 
 
-def truth_ids(stack: AirflowStack, resource: str, start: datetime, end: datetime) -> set[str]:
+def truth_ids(stack: SchedulerStack, resource: str, start: datetime, end: datetime) -> set[str]:
     return {row["id"] for row in stack.emulator.truth(resource, since=iso(start), until=iso(end))}
 
 
-def assert_no_duplicate_keys(stack: AirflowStack) -> None:
+def assert_no_duplicate_keys(stack: SchedulerStack) -> None:
     for table, key in PRIMARY_KEYS.items():
         cols = ", ".join(key)
         dupes = stack.query(f"SELECT {cols}, count(*) FROM analytics.{table} GROUP BY {cols} HAVING count(*) > 1")
         assert not dupes, f"duplicate primary keys in `{table}`: {dupes[:5]}"
 
 
-def assert_window_children_loaded(stack: AirflowStack, start: datetime, end: datetime) -> None:
+def assert_window_children_loaded(stack: SchedulerStack, start: datetime, end: datetime) -> None:
     """`workflow` and `workflow_jobs` hold exactly the emulator's rows for the pipelines of [start, end),
     and `jobs` the details of every started job among them."""
     pipelines = sorted(truth_ids(stack, "pipelines", start, end))
@@ -421,7 +239,7 @@ def assert_window_children_loaded(stack: AirflowStack, start: datetime, end: dat
     assert not missing, f"{len(missing)} of {len(detail_keys)} job details missing, e.g. {sorted(missing)[:5]}"
 
 
-def assert_mapped_per_plan(stack: AirflowStack, run_id: str) -> dict[str, int]:
+def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]:
     """Each child task ran once per batch its `plan_<child>` task returned (map indexes 0..n-1),
     every batch at most BATCH_SIZE keys; returns the number of map indexes per child."""
     tis = stack.task_instances(run_id)
@@ -449,7 +267,7 @@ def assert_mapped_per_plan(stack: AirflowStack, run_id: str) -> dict[str, int]:
 # -- the tests ---------------------------------------------------------------------------------
 
 
-def test_backfill_loads_exactly_its_data_intervals(airflow: AirflowStack) -> None:
+def test_backfill_loads_exactly_its_data_intervals(airflow: SchedulerStack) -> None:
     start, end = D - 3 * DAY, D
     airflow.cli(
         "backfill",
@@ -512,7 +330,7 @@ def test_backfill_loads_exactly_its_data_intervals(airflow: AirflowStack) -> Non
     assert any(c["jobs"] > 1 for c in counts.values()), counts
 
 
-def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: AirflowStack) -> None:
+def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: SchedulerStack) -> None:
     # one day across the backfill's last two days: the merge must not duplicate what is there
     start, end = D - 2 * DAY + timedelta(hours=12), D - DAY + timedelta(hours=12)
     run_id = f"e2e_manual_{uuid.uuid4().hex[:8]}"
@@ -545,7 +363,7 @@ def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: AirflowStack
     assert_mapped_per_plan(airflow, run_id)
 
 
-def test_one_failed_map_index_is_retried_alone(airflow: AirflowStack) -> None:
+def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
     # a window with more job details than one batch, so `jobs` maps over several batches: the
     # days just before the backfill's, which no other test loads (jobs already loaded and final
     # are not fetched again, so a window over loaded days would not request the target job)
