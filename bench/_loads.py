@@ -55,8 +55,6 @@ def apply_patches(patches: list[str]) -> None:
             _patch_fast_cursor()
         elif patch == "compiled-selector":
             _patch_compiled_selector()
-        elif patch == "no-child-keys":
-            _patch_no_child_keys()
         elif patch:
             raise ValueError(f"unknown patch `{patch}`")
 
@@ -92,14 +90,6 @@ def _patch_compiled_selector() -> None:
         return entry
 
     builder._rest_entry = rest_entry
-
-
-def _patch_no_child_keys() -> None:
-    """builder._fields_children_need -> []: no projection of every loaded row kept in memory for the
-    children (what a design that reads child keys back from the destination would save)."""
-    from analytics_provider.dlt_source import builder
-
-    builder._fields_children_need = lambda spec, resource: []
 
 
 def _patch_fast_cursor() -> None:

@@ -2,8 +2,9 @@
 from an emulator with 50 ms latency and a 50 requests/second rate limit.
 
 Operator: the chain `self_collaborations -> pipelines -> pipeline_workflows -> workflow_jobs -> jobs`
-run the way the generated `analytics_pipelines` DAG runs it: one task per root, `plan_batches`
-between levels (200 parent keys a mapped task), and the mapped tasks of a level run in a pool of
+run the way the generated `analytics_pipelines` DAG runs it: one task per root, a `plan_<child>`
+task between levels (a forked process reading the child's keys from the parent rows in the DuckDB
+file; 200 parent keys a mapped task), and the mapped tasks of a level run in a pool of
 N slots (the README's `analytics_api` pool has 4). Each task instance is a fresh process forked
 from a parent that has imported Airflow and the operator module but not dlt, like Airflow 3's
 LocalExecutor forks a task process from its worker; a level starts when the previous one has
@@ -77,6 +78,18 @@ def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
 
 
+def _plan(args: tuple[list[dict[str, Any]], str, int, str | None]) -> dict[str, Any]:
+    """One `plan_<child>` task instance (a forked process too): reads the child's keys from the
+    rows the parent loaded, in the DuckDB file, and cuts them into batches."""
+    outputs, child, size, spec_path = args
+    os.dup2(2, 1)
+    started = time.monotonic()
+    from analytics_provider.batching import plan_batches
+
+    batches = plan_batches(outputs, child=child, batch_size=size, spec_path=spec_path)
+    return {"batches": batches, "seconds": time.monotonic() - started}
+
+
 def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) -> str | None:
     """A copy of the shipped spec with another `resource_defaults.batch_size` and/or
     `client.error_handler.max_retries` (deployment settings: `ANALYTICS_SPEC_PATH`), or None for
@@ -107,7 +120,6 @@ def run_operator_chain(
     spec_path: str | None = None,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    from analytics_provider.batching import plan_batches
     from analytics_provider.spec.loader import load_spec
 
     os.environ.update(_common.api_connection_env(emulator.base_url))
@@ -131,11 +143,13 @@ def run_operator_chain(
             level_started = time.monotonic()
             before = emulator.stats()
             resource = spec.resource(name)
+            plan_s = 0.0
             if resource.parent is None:
                 batches: list[Any] = [None]
             else:
                 size = 0 if resource.incremental else resource.batch_size
-                batches = plan_batches(outputs[resource.parent], child=name, batch_size=size)
+                planned = pool.apply(_plan, ((outputs[resource.parent], name, size, spec_path),))
+                batches, plan_s = planned["batches"], planned["seconds"]
             results = pool.map(_task, [(name, keys, context_args) for keys in batches], chunksize=1)
             retry = [i for i, r in enumerate(results) if not r["ok"]]
             failures += len(retry)
@@ -150,6 +164,7 @@ def run_operator_chain(
                 {
                     "resource": name,
                     "tasks": len(batches),
+                    "plan_seconds": plan_s,
                     "seconds": time.monotonic() - level_started,
                     "task_seconds_median": _common.median(r["seconds"] for r in results),
                     "steps_median": {

@@ -1,82 +1,18 @@
-"""Parent summaries -> batches of keys for a child's mapped load tasks."""
+"""`plan_<child>` tasks: parent summaries -> keys read from the rows the parent loaded -> batches."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.batching import cut_batches, plan_batches
+from analytics_provider.child_keys import KEYS_PREFIX, keys_table
 
 
-def _summary(**keys: list[dict[str, Any]]) -> dict[str, Any]:
-    """The shape of an AnalyticsLoadOperator summary, reduced to what plan_batches reads."""
-    return {"resource": "parent", "rows": {"parent": 1}, "keys": keys}
-
-
-def _orgs(*ids: str) -> list[dict[str, Any]]:
-    return [{"org_id": i} for i in ids]
-
-
-def test_single_summary_one_batch_per_batch_size() -> None:
-    output = _summary(context=_orgs("a", "b", "c", "d", "e"))
-    assert plan_batches(output, "context", batch_size=2) == [
-        _orgs("a", "b"),
-        _orgs("c", "d"),
-        _orgs("e"),
-    ]
-
-
-def test_only_the_named_child_keys_are_taken() -> None:
-    output = _summary(context=_orgs("a"), pipelines=[{"org_slug": "gh/acme"}])
-    assert plan_batches(output, "pipelines") == [[{"org_slug": "gh/acme"}]]
-    assert plan_batches(output, "context") == [_orgs("a")]
-    assert plan_batches(output, "jobs") == []
-
-
-def test_list_of_summaries_from_a_mapped_parent() -> None:
-    outputs = [_summary(jobs=_orgs("a", "b")), _summary(jobs=_orgs("c")), _summary(jobs=_orgs("d", "e"))]
-    assert plan_batches(outputs, "jobs", batch_size=3) == [_orgs("a", "b", "c"), _orgs("d", "e")]
-
-
-def test_tuple_and_generator_of_summaries() -> None:
-    """A mapped parent's XCom arrives as a lazy sequence, not a list."""
-    outputs = (_summary(jobs=_orgs("a")), _summary(jobs=_orgs("b")))
-    assert plan_batches(outputs, "jobs") == [_orgs("a", "b")]
-    assert plan_batches(iter(outputs), "jobs") == [_orgs("a", "b")]
-
-
-def test_duplicates_across_summaries_are_dropped_keeping_first_seen_order() -> None:
-    outputs = [
-        _summary(jobs=[{"slug": "gh/a/x", "n": 1}, {"slug": "gh/a/x", "n": 2}]),
-        _summary(jobs=[{"n": 1, "slug": "gh/a/x"}, {"slug": "gh/a/y", "n": 1}]),
-        _summary(jobs=[{"slug": "gh/a/x", "n": 2}]),
-    ]
-    assert plan_batches(outputs, "jobs") == [
-        [{"slug": "gh/a/x", "n": 1}, {"slug": "gh/a/x", "n": 2}, {"slug": "gh/a/y", "n": 1}]
-    ]
-
-
-def test_duplicates_inside_one_summary_are_dropped() -> None:
-    output = _summary(context=_orgs("a", "a", "b", "a"))
-    assert plan_batches(output, "context") == [_orgs("a", "b")]
-
-
-def test_none_entries_from_skipped_map_indexes_are_ignored() -> None:
-    outputs = [None, _summary(jobs=_orgs("a")), None, _summary(jobs=_orgs("b"))]
-    assert plan_batches(outputs, "jobs", batch_size=1) == [_orgs("a"), _orgs("b")]
-
-
-@pytest.mark.parametrize("batch_size", [0, -1], ids=["zero", "negative"])
-def test_batch_size_zero_means_one_batch_with_every_key(batch_size: int) -> None:
-    keys = [{"org_slug": f"gh/org{i}"} for i in range(450)]
-    batches = plan_batches(_summary(pipelines=keys), "pipelines", batch_size=batch_size)
-    assert batches == [keys]
-
-
-def test_default_batch_size_is_one_batch() -> None:
-    keys = _orgs(*[str(i) for i in range(300)])
-    assert plan_batches(_summary(context=keys), "context") == [keys]
+def _keys(count: int) -> list[dict[str, Any]]:
+    return [{"workflow_id": f"w{i:04d}"} for i in range(count)]
 
 
 @pytest.mark.parametrize(
@@ -85,53 +21,139 @@ def test_default_batch_size_is_one_batch() -> None:
     ids=["exact", "one-over", "several", "fewer-than-size", "size-one"],
 )
 def test_batch_sizes_are_respected(count: int, batch_size: int, sizes: list[int]) -> None:
-    keys = [{"workflow_id": f"w{i}"} for i in range(count)]
-    batches = plan_batches(_summary(workflow_jobs=keys), "workflow_jobs", batch_size=batch_size)
+    keys = _keys(count)
+    batches = cut_batches(keys, batch_size)
     assert [len(b) for b in batches] == sizes
     assert [k for batch in batches for k in batch] == keys, "every key once, in order"
 
 
-@pytest.mark.parametrize(
-    "parent_output",
-    [
-        None,
-        [],
-        [None, None],
-        {},
-        _summary(),
-        _summary(jobs=[]),
-        {"resource": "parent", "keys": None},
-        [{"resource": "parent"}],
-    ],
-    ids=[
-        "none",
-        "empty-list",
-        "all-skipped",
-        "empty-mapping",
-        "no-child-keys",
-        "empty-child-keys",
-        "keys-none",
-        "summary-without-keys",
-    ],
-)
-def test_nothing_to_load_gives_no_batches(parent_output: Any) -> None:
-    """An empty list makes Airflow skip the mapped child instead of failing the run."""
-    assert plan_batches(parent_output, "jobs", batch_size=10) == []
-
-
-def test_returned_keys_are_copies() -> None:
-    key = {"org_id": "a"}
-    output = _summary(context=[key])
-    batches = plan_batches(output, "context")
-    batches[0][0]["org_id"] = "changed"
-    assert key == {"org_id": "a"}, "the parent's XCom value is not modified"
+@pytest.mark.parametrize("batch_size", [0, -1], ids=["zero", "negative"])
+def test_batch_size_zero_means_one_batch_with_every_key(batch_size: int) -> None:
+    keys = _keys(450)
+    assert cut_batches(keys, batch_size) == [keys]
 
 
 def test_batches_grow_to_stay_within_airflows_max_map_length() -> None:
     keys = [{"pipeline_id": str(i)} for i in range(204_801)]
-    batches = plan_batches({"keys": {"child": keys}}, child="child", batch_size=200)
+    batches = cut_batches(keys, 200)
     assert len(batches) <= 1024
-    assert sum(len(b) for b in batches) == len(keys)
     assert [k for b in batches for k in b] == keys
-    small = plan_batches({"keys": {"child": keys[:1000]}}, child="child", batch_size=200, max_batches=1024)
-    assert [len(b) for b in small] == [200] * 5
+    assert [len(b) for b in cut_batches(keys[:1000], 200, max_batches=1024)] == [200] * 5
+
+
+@pytest.mark.parametrize(
+    "parent_output",
+    [None, [], [None, None], {}, {"resource": "p", "load_ids": []}, [{"resource": "p", "load_ids": None}]],
+    ids=["none", "empty-list", "all-skipped", "empty-mapping", "no-load", "load-ids-none"],
+)
+def test_nothing_loaded_gives_no_batches_without_opening_the_destination(parent_output: Any, tmp_path: Path) -> None:
+    """An empty list makes Airflow skip the mapped child instead of failing the run."""
+    missing = tmp_path / "no" / "warehouse.duckdb"
+    assert plan_batches(parent_output, "jobs", batch_size=10, destination_conn_id=None) == []
+    assert not missing.parent.exists()
+
+
+# --- against a real DuckDB file: keys recorded the way a parent's load records them ----------------
+
+
+def load_rows(path: Path, table: str, rows: list[dict[str, Any]], primary_key: str | list[str] = "id") -> str:
+    """Merge `rows` into `analytics.<table>` of the DuckDB file; the load id."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name=f"test_{table}",
+        destination=dlt.destinations.duckdb(str(path)),
+        dataset_name="analytics",
+        pipelines_dir=str(path.parent / "dlt"),
+    )
+    disposition = "append" if table.startswith(KEYS_PREFIX) else "merge"
+    info = pipeline.run(rows, table_name=table, write_disposition=disposition, primary_key=primary_key)
+    (load_id,) = info.loads_ids
+    return load_id
+
+
+def record(path: Path, parent_table: str, rows: list[dict[str, Any]]) -> str:
+    """A parent load's recorded keys (what `plan_<child>` reads); the load id."""
+    return load_rows(path, keys_table(parent_table), rows, primary_key=[])
+
+
+def _summary(*load_ids: str, **extra: Any) -> dict[str, Any]:
+    """An AnalyticsLoadOperator summary, reduced to what plan_batches reads."""
+    return {"resource": "parent", "load_ids": list(load_ids), **extra}
+
+
+def _job(i: int, status: str = "success", number: int | None = None) -> dict[str, Any]:
+    return {"project_slug": "gh/acme/api", "job_number": number or i, "status": status}
+
+
+def test_keys_come_from_what_the_parent_load_recorded(duckdb_path: Path) -> None:
+    """`jobs` binds project_slug + job_number of `workflow_jobs` rows, only final ones, and never a
+    row without a job number (approval jobs)."""
+    rows = [_job(1), _job(2, "running"), _job(3, "failed"), {**_job(4), "job_number": None}, _job(5, number=1)]
+    load_id = record(duckdb_path, "workflow_jobs", rows)
+    batches = plan_batches(_summary(load_id), "jobs", batch_size=1)
+    assert batches == [
+        [{"project_slug": "gh/acme/api", "job_number": 1}],
+        [{"project_slug": "gh/acme/api", "job_number": 3}],
+    ], "final rows only, one key per (slug, number), none for the row without a number"
+
+
+def test_exactly_the_keys_of_the_given_loads(duckdb_path: Path) -> None:
+    """Not those of an earlier or a later load (another run's), even of the same parent rows."""
+    record(duckdb_path, "workflow", [{"id": "old", "status": "success"}])
+    mine = record(duckdb_path, "workflow", [{"id": "a", "status": "success"}, {"id": "b", "status": "running"}])
+    record(duckdb_path, "workflow", [{"id": "b", "status": "success"}, {"id": "c", "status": "success"}])
+    assert plan_batches(_summary(mine), "workflow_jobs") == [[{"workflow_id": "a"}, {"workflow_id": "b"}]]
+
+
+def test_summaries_of_a_mapped_parent_are_read_together(duckdb_path: Path) -> None:
+    first = record(duckdb_path, "workflow", [{"id": "a", "status": "success"}])
+    second = record(duckdb_path, "workflow", [{"id": "b", "status": "success"}, {"id": "a", "status": "success"}])
+    lazy = (_summary(second), None, _summary(first))  # a mapped parent's XCom: a sequence with skipped indexes
+    assert plan_batches(lazy, "workflow_jobs") == [[{"workflow_id": "a"}, {"workflow_id": "b"}]], "each key once"
+
+
+def test_refresh_parents_are_added_once(duckdb_path: Path) -> None:
+    load_id = record(duckdb_path, "pipelines", [{"id": "p1"}])
+    output = _summary(load_id, refresh_parents=["p0", "p1"])
+    keys = [k for b in plan_batches(output, "pipeline_workflows") for k in b]
+    assert sorted(k["pipeline_id"] for k in keys) == ["p0", "p1"]
+    # refresh parents alone (nothing new loaded) still fan out
+    assert plan_batches(_summary(refresh_parents=["p9"]), "pipeline_workflows") == [[{"pipeline_id": "p9"}]]
+
+
+def test_jobs_already_loaded_are_not_handed_again(duckdb_path: Path) -> None:
+    load_id = record(duckdb_path, "workflow_jobs", [_job(1), _job(2)])
+    done = [{"project_slug": "gh/acme/api", "number": 1}]
+    load_rows(duckdb_path, "jobs", done, primary_key=["project_slug", "number"])
+    assert plan_batches(_summary(load_id), "jobs") == [[{"project_slug": "gh/acme/api", "job_number": 2}]]
+
+
+def test_a_field_no_row_ever_had_is_a_missing_value_not_an_error(duckdb_path: Path) -> None:
+    """No `workflow_jobs` row had a job number yet (all approvals): dlt created no such column."""
+    load_id = record(duckdb_path, "workflow_jobs", [{"project_slug": "gh/a/b", "status": "success"}])
+    assert plan_batches(_summary(load_id), "jobs") == []
+
+
+def test_rows_loaded_without_recorded_keys_is_an_error_naming_the_fix(duckdb_path: Path) -> None:
+    """Keys pruned (after 30 days) or dropped: an empty fan-out would silently skip the children."""
+    record(duckdb_path, "workflow", [{"id": "a", "status": "success"}])
+    summary = _summary("1700000000.1", rows={"workflow": 3})
+    with pytest.raises(LookupError, match=r"loaded 3 rows .* re-run the `pipeline_workflows` task"):
+        plan_batches(summary, "workflow_jobs")
+
+
+def test_keys_are_read_from_postgres_too(pg_database: str, tmp_path: Path) -> None:
+    """The same read through dlt's SQL client of another destination (connection `analytics_warehouse`)."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name="test_pg_plan",
+        destination=dlt.destinations.postgres(credentials=f"postgresql://postgres:@127.0.0.1:5432/{pg_database}"),
+        dataset_name="analytics",
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
+    rows = [{"id": f"w{i}", "status": "success"} for i in range(5)]
+    (load_id,) = pipeline.run(rows, table_name=keys_table("workflow"), write_disposition="append").loads_ids
+    batches = plan_batches(_summary(load_id), "workflow_jobs", batch_size=2, destination_conn_id="analytics_warehouse")
+    assert [[k["workflow_id"] for k in b] for b in batches] == [["w0", "w1"], ["w2", "w3"], ["w4"]]

@@ -6,47 +6,34 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import pendulum
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import DAG, Asset
+from airflow.sdk.definitions.mappedoperator import MappedOperator
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.timetables.base import TimeRestriction
+from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
-def _isolate_airflow_home() -> None:
-    """Airflow reads AIRFLOW_HOME when first imported: point it at a throwaway directory unless
-    Airflow is already imported or a temporary home is already set (e.g. by a shared conftest)."""
-    home = os.environ.get("AIRFLOW_HOME", "")
-    tmp = Path(tempfile.gettempdir()).resolve()
-    if "airflow" in sys.modules or (home and Path(home).resolve().is_relative_to(tmp)):
-        return
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="analytics_test_airflow_")
-
-
-_isolate_airflow_home()
-
-import jinja2  # noqa: E402
-import pendulum  # noqa: E402
-import pytest  # noqa: E402
-from airflow.dag_processing.dagbag import DagBag  # noqa: E402
-from airflow.sdk import DAG, Asset  # noqa: E402
-from airflow.sdk.definitions.mappedoperator import MappedOperator  # noqa: E402
-from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
-from airflow.timetables.base import TimeRestriction  # noqa: E402
-from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable  # noqa: E402
-
-from analytics_provider.batching import plan_batches  # noqa: E402
-from analytics_provider.dag_factory import (  # noqa: E402
+from analytics_provider.batching import plan_batches
+from analytics_provider.dag_factory import (
     DEFAULT_POOL,
     FactoryConfig,
     build_dags,
     render_plans,
     timetable_for,
 )
-from analytics_provider.operators.load import AnalyticsLoadOperator  # noqa: E402
-from analytics_provider.spec.loader import load_spec  # noqa: E402
-from analytics_provider.spec.model import Spec  # noqa: E402
-from analytics_provider.window import resolve_window  # noqa: E402
+from analytics_provider.operators.load import AnalyticsLoadOperator
+from analytics_provider.spec.loader import load_spec
+from analytics_provider.spec.model import Spec
+from analytics_provider.window import resolve_window
+from tests.test_batching import record
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
@@ -143,16 +130,16 @@ def test_roots_are_not_mapped(dagbag: DagBag, spec: Spec) -> None:
                 assert task.resource == name
 
 
-def test_incremental_pipelines_get_one_batch_and_other_children_get_batches(dagbag: DagBag) -> None:
+def test_incremental_pipelines_get_one_batch_and_other_children_get_batches(dagbag: DagBag, duckdb_path: Path) -> None:
     dag = dagbag.dags["analytics_pipelines"]
-    assert dag.get_task("plan_pipelines").op_kwargs == {"child": "pipelines", "batch_size": 0}
-    assert dag.get_task("plan_context").op_kwargs == {"child": "context", "batch_size": 200}
+    where = {"spec_path": None, "destination_conn_id": None, "dataset_name": "analytics"}
+    assert dag.get_task("plan_pipelines").op_kwargs == {"child": "pipelines", "batch_size": 0, **where}
+    assert dag.get_task("plan_context").op_kwargs == {"child": "context", "batch_size": 200, **where}
 
-    summary = {"keys": {"pipelines": [{"org_slug": f"gh/o{i}"} for i in range(450)]}}
+    orgs = [{"id": f"o{i:03d}", "slug": f"gh/o{i:03d}"} for i in range(450)]
+    summary = {"load_ids": [record(duckdb_path, "self_collaborations", orgs)]}
     plan = dag.get_task("plan_pipelines")
-    assert len(plan.python_callable(summary, **plan.op_kwargs)) == 1
-
-    summary = {"keys": {"context": [{"org_id": f"o{i}"} for i in range(450)]}}
+    assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [450]
     plan = dag.get_task("plan_context")
     assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [200, 200, 50]
 
@@ -289,8 +276,9 @@ def test_custom_spec_from_env_changes_dags_schedules_and_tables(custom_dagbag: D
     assert sorted(custom_dagbag.dag_ids) == ["custom_orgs", "custom_users"]
     orgs = custom_dagbag.dags["custom_orgs"]
     assert sorted(t.task_id for t in orgs.tasks) == ["builds", "orgs", "plan_builds", "plan_repos", "repos"]
-    assert orgs.get_task("plan_repos").op_kwargs == {"child": "repos", "batch_size": 25}
-    assert orgs.get_task("plan_builds").op_kwargs == {"child": "builds", "batch_size": 0}, "incremental child"
+    where = {"spec_path": str(CUSTOM_SPEC), "destination_conn_id": None, "dataset_name": "warehouse"}
+    assert orgs.get_task("plan_repos").op_kwargs == {"child": "repos", "batch_size": 25, **where}
+    assert orgs.get_task("plan_builds").op_kwargs == {"child": "builds", "batch_size": 0, **where}, "incremental"
     assert orgs.get_task("repos").partial_kwargs["outlets"] == [
         Asset(name="warehouse.repositories", uri="analytics://warehouse/repositories")
     ]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,19 +10,6 @@ import pendulum
 import pytest
 
 from analytics_provider.window import LoadWindow, resolve_window
-
-
-def _isolate_airflow_home() -> None:
-    """Airflow reads AIRFLOW_HOME when first imported: point it at a throwaway directory unless
-    Airflow is already imported or a temporary home is already set (e.g. by a shared conftest)."""
-    home = os.environ.get("AIRFLOW_HOME", "")
-    tmp = Path(tempfile.gettempdir()).resolve()
-    if "airflow" in sys.modules or (home and Path(home).resolve().is_relative_to(tmp)):
-        return
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="analytics_test_airflow_")
-
-
-_isolate_airflow_home()
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)

@@ -1,80 +1,146 @@
-"""The keys a parent task hands to each child: from the rows it just loaded, plus (scheduled runs)
-the parents whose children were not final yet, minus what a child fetches once and already has."""
+"""The keys a child's mapped tasks load: recorded with the parent's load, read by `plan_<child>`.
+
+A parent's load writes, beside its rows and in the same load (so committed with them or not at
+all), the fields its children bind of each row to `_analytics_keys_<parent table>`. The load task
+returns only its load ids; the `plan_<child>` task reads the rows of exactly those loads. Nothing
+proportional to the rows is held in the load task's memory or sent through XCom, and a later load
+that merges the same parent rows again (another run, a backfill beside it, the `workflow`
+resource re-reading its sibling's rows) cannot take them away from this run's children.
+Recorded keys older than `KEEP_KEYS` are pruned by later loads of the same parent.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from analytics_provider.refresh import RefreshPlan, already_loaded, plan_refresh
+from analytics_provider.refresh import already_loaded, is_missing_table
+from analytics_provider.spec import keys as spec_keys
 from analytics_provider.spec.keys import child_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 
+log = logging.getLogger(__name__)
+FETCH_ROWS = 10_000
 
-def keys_for_children(
+
+KEYS_PREFIX = "_analytics_keys_"
+KEEP_KEYS = timedelta(days=30)
+"""How long recorded keys are kept: a plan task cleared and re-run within this finds its keys."""
+
+
+def keys_table(parent_table: str) -> str:
+    return f"{KEYS_PREFIX}{parent_table}"
+
+
+def needed_fields(child: ResourceSpec) -> list[str]:
+    """Fields of a parent row that `child` binds or filters on (`only_if`)."""
+    fields: list[str] = []
+    names = [name for expr in child.bind.values() for name, _ in spec_keys.template_fields(expr)]
+    for name in [*names, *child.only_if]:
+        if name not in fields:
+            fields.append(name)
+    return fields
+
+
+def recorded_fields(spec: Spec, resource: ResourceSpec) -> list[str]:
+    """What a load of `resource` records of each row: every field one of its children needs."""
+    fields: list[str] = []
+    for child in spec.children(resource.name):
+        fields += [f for f in needed_fields(child) if f not in fields]
+    return fields
+
+
+def read_child_keys(
+    sql: Any,
     spec: Spec,
-    resource: ResourceSpec,
-    child_rows: list[dict[str, Any]],
-    pipeline: Any,
-    refresh_at: datetime | None,
-    log: Any,
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int] | None]:
-    """Keys per child resource, and the refresh summary (None when this run does not refresh).
-
-    `pipeline` is the dlt pipeline that just loaded, for its SQL client; `refresh_at` is the run's
-    reference time, or None for explicit-window runs, which leave the refresh tracking alone."""
-    children = spec.children(resource.name)
-    refresh_parents: list[Any] = []
-    summary = None
-    if resource.refresh is not None and refresh_at is not None and children:
-        with pipeline.sql_client() as sql:
-            plan = plan_refresh(sql, resource.table, resource.primary_key[0], resource.refresh, refresh_at)
-        _log_refresh(log, resource, plan)
-        refresh_parents, summary = plan.parents(), plan.summary()
-    keys: dict[str, list[dict[str, Any]]] = {}
-    for child in children:
-        found, skipped = child_keys(child.bind, child_rows, child.only_if)
-        if skipped:
-            log.info(
-                "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
-                skipped,
-                resource.name,
-                child.name,
-                ", ".join(child.bind.values()),
-            )
-        found = _with_refresh_parents(resource, child, found, refresh_parents)
-        if child.skip_loaded and found:
-            found = _without_loaded(pipeline, child, found, log)
-        keys[child.name] = found
-    return keys, summary
-
-
-def _log_refresh(log: Any, resource: ResourceSpec, plan: RefreshPlan) -> None:
-    assert resource.refresh is not None
-    log.info(
-        "Refresh of `%s` children: %d parents created in the last %s, %d owning unfinished `%s` rows",
-        resource.name,
-        len(plan.lookback),
-        resource.refresh.lookback,
-        len(plan.unfinished),
-        resource.refresh.table,
-    )
-    if plan.dropped:
-        log.warning(
-            "%d unfinished `%s` rows are older than %s and no longer re-read: %s%s",
-            len(plan.dropped),
-            resource.refresh.table,
-            resource.refresh.max_age,
-            ", ".join(map(str, plan.dropped[:20])),
-            " ..." if len(plan.dropped) > 20 else "",
+    child: ResourceSpec,
+    load_ids: Sequence[str],
+    refresh_parents: Sequence[Any] = (),
+    parent_rows_loaded: int = 0,
+) -> list[dict[str, Any]]:
+    """Distinct keys for `child`: from the rows the parent's `load_ids` recorded, plus
+    `refresh_parents` (primary keys of parents to re-read), minus the `skip_loaded` ones.
+    `parent_rows_loaded` (from the parent's summaries) makes missing records an error, not an
+    empty fan-out."""
+    assert child.parent is not None
+    parent = spec.resource(child.parent)
+    table = keys_table(parent.table)
+    recorded = list(recorded_rows(sql, table, needed_fields(child), load_ids)) if load_ids else []
+    if parent_rows_loaded and not recorded:
+        raise LookupError(
+            f"`{parent.name}` loaded {parent_rows_loaded} rows in loads {', '.join(load_ids)}, but `{table}` holds "
+            f"no keys of them (pruned after {KEEP_KEYS.days} days, or dropped): re-run the `{parent.name}` task"
         )
+    found, skipped = child_keys(child.bind, recorded, child.only_if)
+    if skipped:
+        log.info(
+            "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
+            skipped,
+            parent.name,
+            child.name,
+            ", ".join(child.bind.values()),
+        )
+    found = _with_refresh_parents(parent, child, found, refresh_parents)
+    if child.skip_loaded and found:
+        found = _without_loaded(sql, child, found)
+    log.info(
+        "`%s`: %d keys from %d `%s` rows of %d loads", child.name, len(found), len(recorded), parent.name, len(load_ids)
+    )
+    return found
+
+
+def recorded_rows(sql: Any, table: str, fields: list[str], load_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Rows of `table` recorded by `load_ids`, as {field: value} for the `fields` that are columns
+    of it (a field no row ever had has no column: left out, i.e. None). Streamed, in a stable order."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    existing = table_columns(sql, table)
+    if existing is None:
+        return
+    naming = NamingConvention()
+    present = [(f, c) for f, c in ((f, naming.normalize_identifier(f)) for f in fields) if c in existing]
+    columns = [sql.escape_column_name(c) for _, c in present] or ["1"]
+    load_id = sql.escape_column_name("_dlt_load_id")
+    for start in range(0, len(load_ids), 500):
+        chunk = list(load_ids[start : start + 500])
+        query = (
+            f"SELECT {', '.join(columns)} FROM {sql.make_qualified_table_name(table)} "
+            f"WHERE {load_id} IN ({', '.join(['%s'] * len(chunk))}) ORDER BY {', '.join(columns)}"
+        )
+        with sql.execute_query(query, *chunk) as cursor:
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                for values in rows:
+                    yield {field: value for (field, _), value in zip(present, values, strict=False)}
+
+
+def prune_keys(sql: Any, parent_table: str, now: datetime) -> None:
+    """Drop recorded keys older than `KEEP_KEYS` (load ids are the load's start, in epoch seconds)."""
+    table = keys_table(parent_table)
+    if table_columns(sql, table) is None:
+        return
+    cutoff = f"{(now - KEEP_KEYS).timestamp():.6f}"
+    load_id = sql.escape_column_name("_dlt_load_id")
+    sql.execute_sql(f"DELETE FROM {sql.make_qualified_table_name(table)} WHERE {load_id} < %s", cutoff)
+
+
+def table_columns(sql: Any, table: str) -> set[str] | None:
+    """Column names of `table`, or None when it does not exist yet."""
+    try:
+        with sql.execute_query(f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0") as cursor:
+            return {d[0] for d in cursor.description}
+    except Exception as exc:
+        if is_missing_table(exc):
+            return None
+        raise
 
 
 def _with_refresh_parents(
-    resource: ResourceSpec, child: ResourceSpec, found: list[dict[str, Any]], parent_ids: list[Any]
+    parent: ResourceSpec, child: ResourceSpec, found: list[dict[str, Any]], parent_ids: Sequence[Any]
 ) -> list[dict[str, Any]]:
     """Add re-read parents to a child that binds only the parent's primary key."""
-    by_pk = [name for name, expr in child.bind.items() if expr == resource.primary_key[0]]
+    by_pk = [name for name, expr in child.bind.items() if expr == parent.primary_key[0]]
     if not parent_ids or len(by_pk) != len(child.bind):
         return found
     seen = {tuple(sorted(k.items())) for k in found}
@@ -82,9 +148,8 @@ def _with_refresh_parents(
     return found + [k for k in extra if tuple(sorted(k.items())) not in seen]
 
 
-def _without_loaded(pipeline: Any, child: ResourceSpec, found: list[dict[str, Any]], log: Any) -> list[dict]:
-    with pipeline.sql_client() as sql:
-        have = already_loaded(sql, child.table, child.skip_loaded, found)
+def _without_loaded(sql: Any, child: ResourceSpec, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    have = already_loaded(sql, child.table, child.skip_loaded, found)
     if not have:
         return found
     columns = list(child.skip_loaded)

@@ -1,11 +1,12 @@
 """Spec -> Airflow DAGs. Rendering only: imports neither dlt nor requests, touches no network.
 
 Each spec DAG becomes one Airflow DAG with one load task per resource. A child resource hangs
-under its parent through a small `plan_<child>` task that turns the parent's keys into batches,
-and the child's load task is mapped over those batches (dynamic task mapping): one mapped task
-per batch, so a day with thousands of parents stays far below `max_map_length` and each task's
-start-up cost is paid per batch. An incremental child (pipelines per org) gets one batch holding
-every key, because its cursor state must have a single writer.
+under its parent through a small `plan_<child>` task that reads the keys from the parent rows the
+parent's loads wrote (in the destination) and cuts them into batches, and the child's load task is
+mapped over those batches (dynamic task mapping): one mapped task per batch, so a day with
+thousands of parents stays far below `max_map_length` and each task's start-up cost is paid per
+batch. An incremental child (pipelines per org) gets one batch holding every key, because its
+cursor state must have a single writer.
 """
 
 from __future__ import annotations
@@ -180,7 +181,12 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 loads[t.resource] = AnalyticsLoadOperator(**common)
                 continue
             plan_task = task(task_id=f"plan_{t.resource}")(plan_batches)(
-                loads[t.parent].output, child=t.resource, batch_size=t.batch_size or 0
+                loads[t.parent].output,
+                child=t.resource,
+                batch_size=t.batch_size or 0,
+                spec_path=config.spec_path,
+                destination_conn_id=config.destination_conn_id,
+                dataset_name=config.dataset_name,
             )
             loads[t.resource] = AnalyticsLoadOperator.partial(
                 map_index_template="{{ task.parent_keys | length }} keys from {{ task.parent_keys[0] | tojson }}",

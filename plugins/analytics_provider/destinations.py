@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DUCKDB_ENV = "ANALYTICS_DUCKDB_PATH"
+DUCKDB_MEMORY_ENV = "ANALYTICS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
+"""DuckDB's own default is 80 % of the machine's RAM, in every task process: four mapped tasks on
+one worker could claim 3.2x the RAM. Bounded, DuckDB spills to `<file>.tmp` instead; a 1M-row merge
+stays near this much (bench/memory.py). `ANALYTICS_DUCKDB_MEMORY_LIMIT` or a `duckdb` connection's
+`memory_limit` extra changes it."""
 
 
 @dataclass
@@ -25,6 +31,33 @@ class DestinationTarget:
     lock: Callable[[str], contextlib.AbstractContextManager[None]]
     file_format: str | None = None
     display: str = ""
+
+    def lock_for(self, dataset: str) -> contextlib.AbstractContextManager[None]:
+        """The lock of one dataset of this destination (every task writing or reading it takes it)."""
+        return self.lock(f"{self.display}/{dataset}")
+
+
+@contextlib.contextmanager
+def open_sql(conn_id: str | None, dataset: str) -> Iterator[Any]:
+    """dlt's SQL client on `dataset` of the destination, under the dataset's lock: for tasks that
+    read what loads wrote (a throwaway dlt pipeline in a temp dir; no state is read or written)."""
+    import tempfile
+
+    from analytics_provider.dlt_runtime import configure_dlt_environment
+
+    configure_dlt_environment()
+    import dlt
+
+    target = resolve_destination(conn_id)
+    with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
+        pipeline = dlt.pipeline(
+            pipeline_name=f"{dataset}__read",
+            destination=target.factory(),
+            dataset_name=dataset,
+            pipelines_dir=workdir,
+        )
+        with target.lock_for(dataset), pipeline.sql_client() as sql:
+            yield sql
 
 
 def default_duckdb_path() -> Path:
@@ -52,7 +85,7 @@ def resolve_destination(conn_id: str | None) -> DestinationTarget:
         path = extras.get("path") or conn.host or (f"/{conn.schema}" if conn.schema else None)
         if not path:
             raise ValueError(f"Airflow connection `{conn_id}` (duckdb) needs the file path as host or `path` extra")
-        return _duckdb(Path(path))
+        return _duckdb(Path(path), extras.get("memory_limit"))
     if kind in ("postgres", "postgresql"):
         credentials = {
             "host": conn.host or "127.0.0.1",
@@ -76,12 +109,15 @@ def _generic_destination(kind: str, uri: str, extras: dict[str, Any]) -> Any:
     return dlt.destination(kind, credentials=uri, **extras)
 
 
-def _duckdb(path: Path) -> DestinationTarget:
+def _duckdb(path: Path, memory_limit: str | None = None) -> DestinationTarget:
+    limit = memory_limit or os.environ.get(DUCKDB_MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT
+
     def factory() -> Any:
         import dlt
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(path))
+        return dlt.destinations.duckdb(DuckDbCredentials(str(path), global_config={"memory_limit": limit}))
 
     return DestinationTarget(
         kind="duckdb",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from analytics_provider.spec.model import RefreshSpec
+from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
 
 log = logging.getLogger(__name__)
 _SHOWN = 20
@@ -44,13 +44,45 @@ class RefreshPlan:
         }
 
 
-def _rows(sql: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether a query failed because its table is not there yet (a first load)."""
+    text = str(exc).lower()
+    return "not exist" in text or "not found" in text or "undefined" in text
+
+
+def query_rows(sql: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    """The rows of `query`; none when its table does not exist yet."""
     try:
         return list(sql.execute_sql(query, *args) or [])
-    except Exception as exc:  # the table is not there yet on a first load
-        if "not exist" in str(exc).lower() or "not found" in str(exc).lower() or "undefined" in str(exc).lower():
+    except Exception as exc:
+        if is_missing_table(exc):
             return []
         raise
+
+
+def refresh_for(spec: Spec, resource: ResourceSpec, sql: Any, reference: datetime, log: Any) -> RefreshPlan | None:
+    """The refresh plan of a parent that has one and children to refresh, logged; else None."""
+    if resource.refresh is None or not spec.children(resource.name):
+        return None
+    plan = plan_refresh(sql, resource.table, resource.primary_key[0], resource.refresh, reference)
+    log.info(
+        "Refresh of `%s` children: %d parents created in the last %s, %d owning unfinished `%s` rows",
+        resource.name,
+        len(plan.lookback),
+        resource.refresh.lookback,
+        len(plan.unfinished),
+        resource.refresh.table,
+    )
+    if plan.dropped:
+        log.warning(
+            "%d unfinished `%s` rows are older than %s and no longer re-read: %s%s",
+            len(plan.dropped),
+            resource.refresh.table,
+            resource.refresh.max_age,
+            ", ".join(map(str, plan.dropped[:_SHOWN])),
+            " ..." if len(plan.dropped) > _SHOWN else "",
+        )
+    return plan
 
 
 def plan_refresh(
@@ -63,9 +95,9 @@ def plan_refresh(
     since = reference - refresh.lookback
     cutoff = reference - refresh.max_age
     plan = RefreshPlan()
-    plan.lookback = [r[0] for r in _rows(sql, f"SELECT {parent_key} FROM {parents} WHERE {created} >= %s", since)]
+    plan.lookback = [r[0] for r in query_rows(sql, f"SELECT {parent_key} FROM {parents} WHERE {created} >= %s", since)]
     marks = ", ".join(["%s"] * len(refresh.final))
-    unfinished = _rows(
+    unfinished = query_rows(
         sql,
         f"SELECT {owner}, id, {created} FROM {children} WHERE {status} IS NULL OR {status} NOT IN ({marks})",
         *refresh.final,
@@ -78,7 +110,7 @@ def plan_refresh(
     plan.unfinished = list(dict.fromkeys(plan.unfinished))
     young = f"SELECT p.{parent_key} FROM {parents} p WHERE p.{created} >= %s"
     orphan_sql = f"{young} AND NOT EXISTS (SELECT 1 FROM {children} c WHERE c.{owner} = p.{parent_key})"
-    rows = _rows(sql, orphan_sql, cutoff) if _exists(sql, refresh.table) else _rows(sql, young, cutoff)
+    rows = query_rows(sql, orphan_sql, cutoff) if _exists(sql, refresh.table) else query_rows(sql, young, cutoff)
     plan.orphans = [r[0] for r in rows]
     return plan
 
@@ -112,6 +144,6 @@ def already_loaded(sql: Any, table: str, columns: dict[str, str], keys: Sequence
     for start in range(0, len(values), 500):
         chunk = values[start : start + 500]
         marks = ", ".join(["%s"] * len(chunk))
-        rows = _rows(sql, f"SELECT {', '.join(names)} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
+        rows = query_rows(sql, f"SELECT {', '.join(names)} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
         found.update(tuple(str(v) for v in row) for row in rows)
     return {t for t in (tuple(str(k[columns[n]]) for n in names) for k in keys) if t in found}

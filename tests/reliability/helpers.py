@@ -302,10 +302,13 @@ def run_here(
     )
 
 
-def batches(summary: dict[str, Any] | list[dict[str, Any]], child: str, batch_size: int = 0) -> list[list[dict]]:
+def batches(
+    summary: dict[str, Any] | list[dict[str, Any]], child: str, batch_size: int = 0, **dest_kwargs: Any
+) -> list[list[dict]]:
+    """What the DAG's `plan_<child>` task hands the child: keys read from the rows the parent loaded."""
     from analytics_provider.batching import plan_batches
 
-    return plan_batches(summary, child=child, batch_size=batch_size)
+    return plan_batches(summary, child=child, batch_size=batch_size, **dest_kwargs)
 
 
 def completed_loads_of(dest: Destination, schema: str) -> int:

@@ -90,14 +90,14 @@ def test_mapped_children_load_in_parallel_without_loss_duplicates_or_state_damag
     emulator: Any, destination: Destination, tmp_path: Path
 ) -> None:
     dest = destination
-    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines")[0]
+    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines", **dest.kwargs)[0]
     pipelines = run_here("pipelines", FIRST, orgs, **dest.kwargs)
     cursors_before = stored_cursors(dest)
     assert cursors_before == true_cursors(emulator, iso(START))
 
-    (pw_keys,) = batches(pipelines, "pipeline_workflows", 200)
+    (pw_keys,) = batches(pipelines, "pipeline_workflows", 200, **dest.kwargs)
     pw_out = _in_parallel(tmp_path, "pipeline_workflows", pw_keys, dest)
-    (wj_keys,) = batches(pw_out, "workflow_jobs", 1000)
+    (wj_keys,) = batches(pw_out, "workflow_jobs", 1000, **dest.kwargs)
     _in_parallel(tmp_path, "workflow_jobs", wj_keys, dest)
 
     pipeline_ids = {p["id"] for p in emulator.truth("pipelines", since=iso(START))}
@@ -119,7 +119,7 @@ def test_backfill_and_scheduled_run_of_pipelines_at_the_same_time(
     emulator: Any, destination: Destination, tmp_path: Path
 ) -> None:
     dest = destination
-    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines")[0]
+    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines", **dest.kwargs)[0]
     run_here("pipelines", FIRST, orgs, **dest.kwargs)
     emulator.state.advance(60)
     old_start, old_end = EMULATOR_NOW - 6 * DAY, EMULATOR_NOW - 5 * DAY

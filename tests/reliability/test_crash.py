@@ -86,7 +86,7 @@ def test_pipelines_killed_during_extract_then_during_load_retries_load_exactly_o
     emulator: Any, destination: Destination, tmp_path: Path
 ) -> None:
     dest = destination
-    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines")[0]
+    orgs = batches(run_here("self_collaborations", FIRST, **dest.kwargs), "pipelines", **dest.kwargs)[0]
 
     # attempt 1: killed during extract, with pipeline pages still to come
     emulator.set_latency(150)
@@ -124,7 +124,7 @@ def test_pipelines_killed_during_extract_then_during_load_retries_load_exactly_o
 
     truth = _assert_pipelines_match_truth(emulator, dest)
     assert stored_cursors(dest) == true_cursors(emulator, iso(START)), "the stored cursor is the newest pipeline"
-    handed = {k["pipeline_id"] for k in out["keys"]["pipeline_workflows"]}
+    handed = {k["pipeline_id"] for batch in batches(out, "pipeline_workflows", **dest.kwargs) for k in batch}
     assert {p["id"] for p in truth} <= handed, "the retry must hand every pipeline to its children"
     assert completed_loads_of(dest, "analytics_pipelines") == 1
     _assert_next_run_continues_from_the_cursor(emulator, dest, orgs)

@@ -44,7 +44,7 @@ def run_with_task_retries(
             batch_list: list[Any] = [None]
         else:
             size = 0 if resource.incremental else resource.batch_size
-            batch_list = plan_batches(outputs[resource.parent], child=name, batch_size=size)
+            batch_list = plan_batches(outputs[resource.parent], child=name, batch_size=size, spec_path=spec_path)
         outputs[name] = []
         for index, keys in enumerate(batch_list):
             for attempt in range(TASK_RETRIES + 1):

@@ -7,15 +7,18 @@ Three shapes, all built on `rest_api_source`:
   first row older than the window only when it has no parent);
 - any other child: a small dlt resource yielding the batch of keys, and the REST resource as its
   dependent, fetched in parallel; carried key values become columns of the child rows.
+
+A resource with children also writes, in the same load, what its children bind of each row to
+`_analytics_keys_<table>` (see child_keys.py): no key list is held in memory or sent via XCom.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 import dlt
@@ -23,14 +26,13 @@ import pendulum
 from dlt.common.jsonpath import compile_path
 from dlt.extract import DltResource, DltSource
 from dlt.extract.incremental import IncrementalResourceWrapper
-from dlt.extract.items_transform import MapItem
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
+from analytics_provider.child_keys import keys_table, recorded_fields
 from analytics_provider.dlt_source.paginators import create_paginator
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
 from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.spec import keys as spec_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.window import LoadWindow
 
@@ -44,8 +46,6 @@ class BuiltSource:
 
     source: DltSource
     stats: RequestStats
-    child_rows: list[dict[str, Any]] = field(default_factory=list)
-    """Projections of loaded rows onto the fields this resource's children bind."""
 
 
 def source_name(dataset: str, resource: str) -> str:
@@ -68,7 +68,6 @@ def build_source(
     with a stored cursor continues from it (minus the lookback), whatever the window start."""
     cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
     stats = RequestStats()
-    child_rows: list[dict[str, Any]] = []
     hook = make_response_hook(resource.name, settings, stats, resource.endpoint.not_found == "empty")
     client = {
         "base_url": settings.base_url,
@@ -99,13 +98,29 @@ def build_source(
         entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
         per_key = {}
     source = rest_api_source({"client": client, "resources": entries}, name=source_name(dataset, resource.name))
-    for res in source.resources.values():
+    fields = recorded_fields(spec, resource)
+    for res in list(source.resources.values()):
         if res.name == KEYS_RESOURCE:
             continue
-        _add_steps(spec, resource, res, window, child_rows, per_key.get(res.name))
+        _add_steps(resource, res, window, per_key.get(res.name))
         if resource.org_field and org_slugs:
             res.add_filter(_org_filter(resource.org_field, org_slugs), insert_at=1)
-    return BuiltSource(source, stats, child_rows)
+        if fields:
+            source.resources.add(_record_keys(res, fields, keys_table(resource.table)))
+    return BuiltSource(source, stats)
+
+
+def _record_keys(res: DltResource, fields: list[str], table: str) -> DltResource:
+    """A transformer fed with the rows `res` yields (after its filters) that writes their projection
+    onto `fields` to `table`, in the same load as the rows: what the children's plan tasks read."""
+
+    def project(items: Any) -> Iterable[list[dict[str, Any]]]:
+        rows = items if isinstance(items, list) else [items]
+        yield [{f: row.get(f) for f in fields} for row in rows]
+
+    return dlt.transformer(
+        project, data_from=res, name=f"{res.name}__keys", table_name=table, write_disposition="append"
+    )
 
 
 def _rest_entry(
@@ -188,22 +203,8 @@ def _dependent_entries(
     return [parent_keys_resource(), entry]
 
 
-class _AfterIncremental(MapItem):
-    """A map step dlt places after the incremental filter (plain maps are placed before it)."""
-
-    placement_affinity: ClassVar[float] = 1.05
-
-
-def _add_steps(
-    spec: Spec,
-    resource: ResourceSpec,
-    res: DltResource,
-    window: LoadWindow,
-    child_rows: list[dict[str, Any]],
-    key: dict[str, Any] | None,
-) -> None:
-    """Carry parent values, parse the cursor before the incremental step, filter the window,
-    and remember (after the incremental filter) what the children will need."""
+def _add_steps(resource: ResourceSpec, res: DltResource, window: LoadWindow, key: dict[str, Any] | None) -> None:
+    """Carry parent values, parse the cursor before the incremental step, filter the window."""
     if resource.carry:
         res.add_map(_carry_from_key(resource, key) if key is not None else _carry_from_parent(resource))
     inc = resource.incremental
@@ -214,10 +215,6 @@ def _add_steps(
         if window.end is not None and window.start is not None:
             start = window.start
             res.add_filter(lambda row: row[cursor] >= start)
-    needed = _fields_children_need(spec, resource)
-    if needed:
-        sink = child_rows
-        res.add_step(_AfterIncremental(lambda row: (sink.append({f: row.get(f) for f in needed}), row)[1]))
 
 
 def _carry_from_key(resource: ResourceSpec, key: dict[str, Any]) -> Callable[[dict], dict]:
@@ -293,13 +290,3 @@ def _parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
         except ValueError:
             row[cursor] = pendulum.parse(value)
     return row
-
-
-def _fields_children_need(spec: Spec, resource: ResourceSpec) -> list[str]:
-    fields: list[str] = []
-    for child in spec.children(resource.name):
-        names = [name for expr in child.bind.values() for name, _ in spec_keys.template_fields(expr)]
-        for name in [*names, *child.only_if]:
-            if name not in fields:
-                fields.append(name)
-    return fields

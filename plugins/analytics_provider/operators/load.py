@@ -25,8 +25,9 @@ class AnalyticsLoadOperator(BaseOperator):
     the stored cursor is left alone), a backfill run's data interval (stateless), or the stored dlt
     cursor (scheduled and manual runs; the data interval start seeds the first run).
 
-    Returns a small summary for XCom: rows per table, load ids, requests made, the window, and for
-    a parent the keys each child resource needs (`keys[<child>]`).
+    Returns a small summary for XCom: rows per table, load ids, requests made, the window, and on
+    scheduled runs of a parent with a `refresh` block the parents whose children are re-read. A
+    child's keys are not in it: `plan_<child>` reads them from the rows these loads wrote.
 
     :param resource: name of the resource in the spec.
     :param parent_keys: for a child resource, the batch of parent keys to load (dicts of the
@@ -108,10 +109,11 @@ class AnalyticsLoadOperator(BaseOperator):
     ) -> dict[str, Any]:
         import dlt
 
-        from analytics_provider.child_keys import keys_for_children
+        from analytics_provider.child_keys import prune_keys
         from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
         from analytics_provider.dlt_source.builder import build_source, source_name
+        from analytics_provider.refresh import refresh_for
         from analytics_provider.window import resolve_window
 
         route_dlt_logging(self.log)
@@ -122,7 +124,7 @@ class AnalyticsLoadOperator(BaseOperator):
         target = resolve_destination(self.destination_conn_id)
         if resource.parent is not None and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
-            return self._summary(resource, window, {}, [], 0, {}, 0)
+            return self._summary(resource, window, {}, [], 0, 0)
         self.log.info(
             "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
             resource.name,
@@ -133,7 +135,6 @@ class AnalyticsLoadOperator(BaseOperator):
             window.describe() if resource.incremental else "n/a (full read)",
         )
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
-        lock_key = f"{target.display}/{self.dataset_name}"
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
             pipeline = dlt.pipeline(
@@ -142,7 +143,7 @@ class AnalyticsLoadOperator(BaseOperator):
                 dataset_name=self.dataset_name,
                 pipelines_dir=workdir,
             )
-            with target.lock(lock_key):
+            with target.lock_for(self.dataset_name):
                 pipeline.sync_destination()
             if _truthy(self.full_refresh) and resource.incremental and not window.stateless:
                 forgotten = _forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
@@ -169,12 +170,16 @@ class AnalyticsLoadOperator(BaseOperator):
             rows = {
                 table: count
                 for table, count in (pipeline.last_trace.last_normalize_info.row_counts or {}).items()
-                if not table.startswith("_dlt")
+                if not table.startswith("_")  # dlt's own tables and the recorded child keys
             }
-            with target.lock(lock_key):
+            with target.lock_for(self.dataset_name):
                 load_info = pipeline.load()
-                refresh_at = None if window.stateless else _reference_time(context)
-                keys, refresh = keys_for_children(spec, resource, built.child_rows, pipeline, refresh_at, self.log)
+                refresh = None
+                if spec.children(resource.name):
+                    with pipeline.sql_client() as sql:
+                        prune_keys(sql, resource.table, datetime.now(timezone.utc))
+                        if not window.stateless:
+                            refresh = refresh_for(spec, resource, sql, _reference_time(context), self.log)
             load_ids = list(load_info.loads_ids)
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
@@ -185,11 +190,10 @@ class AnalyticsLoadOperator(BaseOperator):
             dict(built.stats.by_status),
             time.monotonic() - started,
         )
-        summary = self._summary(
-            resource, window, rows, load_ids, built.stats.total, keys, built.stats.not_found_as_empty
-        )
+        summary = self._summary(resource, window, rows, load_ids, built.stats.total, built.stats.not_found_as_empty)
         if refresh is not None:
-            summary["refresh"] = refresh
+            summary["refresh"] = refresh.summary()
+            summary["refresh_parents"] = refresh.parents()
         return summary
 
     def _summary(
@@ -199,7 +203,6 @@ class AnalyticsLoadOperator(BaseOperator):
         rows: dict[str, int],
         load_ids: list[str],
         requests_made: int,
-        keys: dict[str, list[dict[str, Any]]],
         not_found_as_empty: int,
     ) -> dict[str, Any]:
         return {
@@ -210,7 +213,6 @@ class AnalyticsLoadOperator(BaseOperator):
             "not_found_as_empty": not_found_as_empty,
             "window": window.to_dict() if resource.incremental else None,
             "parent_keys": len(self.parent_keys or []),
-            "keys": keys,
         }
 
 

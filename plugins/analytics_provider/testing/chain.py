@@ -2,7 +2,7 @@
 
 For tests, benchmarks and local development: no scheduler, no metadata DB; connections resolve
 from `AIRFLOW_CONN_*` environment variables. Children get their parents' keys through the same
-`plan_batches` the DAGs use.
+`plan_batches` the DAGs use (read from the destination the parents loaded into).
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ def run_chain(
             if resource.parent not in outputs:
                 raise ValueError(f"`{name}` needs its parent `{resource.parent}` earlier in the list")
             size = 0 if resource.incremental else resource.batch_size
-            batches = plan_batches(outputs[resource.parent], child=name, batch_size=size)
+            batches = plan_batches(
+                outputs[resource.parent],
+                child=name,
+                batch_size=size,
+                spec_path=spec_path,
+                destination_conn_id=operator_kwargs.get("destination_conn_id"),
+                dataset_name=operator_kwargs.get("dataset_name", "analytics"),
+            )
         outputs[name] = []
         for index, keys in enumerate(batches):
             op = AnalyticsLoadOperator(
