@@ -133,7 +133,6 @@ def run_operator(base_url: str, orgs: list[str], start: str, end: str, db: str, 
     return {
         "requests_client": summary.get("requests"),
         "rows_reported": summary.get("rows"),
-        "child_keys": {child: len(keys) for child, keys in (summary.get("keys") or {}).items()},
         "xcom_bytes": len(json.dumps(summary, default=str)),
     }
 

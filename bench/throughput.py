@@ -11,15 +11,16 @@ the load, imports excluded; rows counted in the DuckDB file afterwards):
 - `operator best`: the operator plus the dlt settings it can choose without code changes (see
   BEST_ENV: no gzip of intermediate files, 2 normalize workers over rotated files). Parquet and
   arrow need `pyarrow`, which the provider does not install (measured only when importable).
-- `plain default`: plain dlt with no file format: dlt's DuckDB default, `insert_values`. Its load
-  step takes ~100 KB of RSS per row here (1.1 GB at 10k rows), so it runs only in the small tier.
+- `plain default`: plain dlt with no file format: dlt's DuckDB default, `insert_values`. dlt runs
+  its file as 16 MB INSERT statements (`max_query_length / 2`); DuckDB takes ~1.2 GB of RSS to
+  parse one, so the peak is high but does not grow with the rows.
 - `operator + patches` (`--all-variants`): the operator with candidate product changes applied
   in the child (`_loads.apply_patches`), to measure them without editing the product. Changes A
   and B (`compiled-selector`, `fast-cursor`) have been applied to the product since.
 
-Large tier: >= 200,000 rows, `operator` and `plain jsonl` (one round by default: a 200k-row load
-takes 3-8 minutes on this machine). Small tier: `--small-rows` rows from a second emulator,
-every variant, `--small-rounds` rounds. Rounds rotate the order of variants.
+Large tier: >= 200,000 rows, `operator`, `plain jsonl`, `operator best` and `plain default` (one
+round by default: a 200k-row load takes 2-6 minutes on this machine). Small tier: `--small-rows`
+rows from a second emulator, every variant, `--small-rounds` rounds. Rounds rotate the order of variants.
 
 Run: `.venv/bin/python bench/throughput.py [--quick] [--rows 200000] [--rounds 1]`
 """
@@ -104,7 +105,9 @@ def main() -> int:
     ap.add_argument("--no-small", action="store_true", help="skip the small tier")
     ap.add_argument("--all-variants", action="store_true", help="also the candidate patches (small tier)")
     ap.add_argument(
-        "--large-variants", default="operator,plain jsonl", help="comma-separated variants of the large tier"
+        "--large-variants",
+        default="operator,plain jsonl,operator best,plain default",
+        help="comma-separated variants of the large tier",
     )
     ap.add_argument("--patch", default="", help=argparse.SUPPRESS)
     ap.add_argument("--env", action="append", default=[], help=argparse.SUPPRESS)
