@@ -67,13 +67,19 @@ def read_child_keys(
     assert child.parent is not None
     parent = spec.resource(child.parent)
     table = keys_table(parent.table)
-    recorded = list(recorded_rows(sql, table, needed_fields(child), load_ids)) if load_ids else []
-    if parent_rows_loaded and not recorded:
+    counted = [0]
+
+    def rows() -> Iterator[dict[str, Any]]:  # streamed: counted, never held as a list
+        for row in recorded_rows(sql, table, needed_fields(child), load_ids) if load_ids else ():
+            counted[0] += 1
+            yield row
+
+    found, skipped = child_keys(child.bind, rows(), child.only_if)
+    if parent_rows_loaded and not counted[0]:
         raise LookupError(
             f"`{parent.name}` loaded {parent_rows_loaded} rows in loads {', '.join(load_ids)}, but `{table}` holds "
             f"no keys of them (pruned after {KEEP_KEYS.days} days, or dropped): re-run the `{parent.name}` task"
         )
-    found, skipped = child_keys(child.bind, recorded, child.only_if)
     if skipped:
         log.info(
             "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
@@ -86,7 +92,7 @@ def read_child_keys(
     if child.skip_loaded and found:
         found = _without_loaded(sql, child, found)
     log.info(
-        "`%s`: %d keys from %d `%s` rows of %d loads", child.name, len(found), len(recorded), parent.name, len(load_ids)
+        "`%s`: %d keys from %d `%s` rows of %d loads", child.name, len(found), counted[0], parent.name, len(load_ids)
     )
     return found
 
