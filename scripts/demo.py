@@ -84,7 +84,7 @@ def _print_tables(duckdb_path: Path) -> None:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         rows = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics' "
-            "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' ORDER BY table_name"
+            "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"  # not dlt's or the recorded keys
         ).fetchall()
         width = max(len(name) for (name,) in rows) if rows else 10
         lines = [f"{'table':<{width}}  rows", f"{'-' * width}  ------"]
