@@ -16,15 +16,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from analytics_provider.refresh import already_loaded, is_missing_table
+from analytics_provider.refresh import already_loaded, table_columns
 from analytics_provider.spec import keys as spec_keys
 from analytics_provider.spec.keys import child_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 
 log = logging.getLogger(__name__)
 FETCH_ROWS = 10_000
-
-
 KEYS_PREFIX = "_analytics_keys_"
 KEEP_KEYS = timedelta(days=30)
 """How long recorded keys are kept: a plan task cleared and re-run within this finds its keys."""
@@ -129,17 +127,6 @@ def prune_keys(sql: Any, parent_table: str, now: datetime) -> None:
     cutoff = f"{(now - KEEP_KEYS).timestamp():.6f}"
     load_id = sql.escape_column_name("_dlt_load_id")
     sql.execute_sql(f"DELETE FROM {sql.make_qualified_table_name(table)} WHERE {load_id} < %s", cutoff)
-
-
-def table_columns(sql: Any, table: str) -> set[str] | None:
-    """Column names of `table`, or None when it does not exist yet."""
-    try:
-        with sql.execute_query(f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0") as cursor:
-            return {d[0] for d in cursor.description}
-    except Exception as exc:
-        if is_missing_table(exc):
-            return None
-        raise
 
 
 def _with_refresh_parents(

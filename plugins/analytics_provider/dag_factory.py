@@ -1,8 +1,8 @@
 """Spec -> Airflow DAGs. Rendering only: imports neither dlt nor requests, touches no network.
 
 Each spec DAG becomes one Airflow DAG with one load task per resource. A child resource hangs
-under its parent through a small `plan_<child>` task that reads the keys from the parent rows the
-parent's loads wrote (in the destination) and cuts them into batches, and the child's load task is
+under its parent through a small `plan_<child>` task that reads the keys the parent's loads
+recorded in the destination (child_keys.py) and cuts them into batches, and the child's load task is
 mapped over those batches (dynamic task mapping): one mapped task per batch, so a day with
 thousands of parents stays far below `max_map_length` and each task's start-up cost is paid per
 batch. An incremental child (pipelines per org) gets one batch holding every key, because its

@@ -110,18 +110,21 @@ def plan_refresh(
     plan.unfinished = list(dict.fromkeys(plan.unfinished))
     young = f"SELECT p.{parent_key} FROM {parents} p WHERE p.{created} >= %s"
     orphan_sql = f"{young} AND NOT EXISTS (SELECT 1 FROM {children} c WHERE c.{owner} = p.{parent_key})"
-    rows = query_rows(sql, orphan_sql, cutoff) if _exists(sql, refresh.table) else query_rows(sql, young, cutoff)
+    has_children = table_columns(sql, refresh.table) is not None  # a first run may have no child table yet
+    rows = query_rows(sql, orphan_sql, cutoff) if has_children else query_rows(sql, young, cutoff)
     plan.orphans = [r[0] for r in rows]
     return plan
 
 
-def _exists(sql: Any, table: str) -> bool:
-    """Whether `table` exists in the dataset (a first run may have loaded parents but no child yet)."""
+def table_columns(sql: Any, table: str) -> set[str] | None:
+    """Column names of `table` in the dataset, or None when it does not exist yet."""
     try:
-        sql.execute_sql(f"SELECT 1 FROM {sql.make_qualified_table_name(table)} LIMIT 1")
-        return True
-    except Exception:
-        return False
+        with sql.execute_query(f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0") as cursor:
+            return {d[0] for d in cursor.description}
+    except Exception as exc:
+        if is_missing_table(exc):
+            return None
+        raise
 
 
 def _as_datetime(value: Any) -> datetime:
