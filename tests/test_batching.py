@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.batching import cut_batches, plan_batches
-from analytics_provider.child_keys import KEYS_PREFIX, keys_table
+from analytics_provider.child_keys import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
 
 
 def _keys(count: int) -> list[dict[str, Any]]:
@@ -66,15 +66,23 @@ def load_rows(path: Path, table: str, rows: list[dict[str, Any]], primary_key: s
         dataset_name="analytics",
         pipelines_dir=str(path.parent / "dlt"),
     )
-    disposition = "append" if table.startswith(KEYS_PREFIX) else "merge"
-    info = pipeline.run(rows, table_name=table, write_disposition=disposition, primary_key=primary_key)
+    if table.startswith(KEYS_PREFIX):
+        info = pipeline.run(rows, table_name=table, write_disposition="append", columns=KEYS_COLUMNS)
+    else:
+        info = pipeline.run(rows, table_name=table, write_disposition="merge", primary_key=primary_key)
     (load_id,) = info.loads_ids
     return load_id
 
 
+def pages(rows: list[dict[str, Any]], size: int = 2) -> list[dict[str, Any]]:
+    """`rows` recorded as a parent's load records them: a keys row per page of `size` rows."""
+    fields = sorted({f for row in rows for f in row})
+    return [recorded_page(rows[i : i + size], fields) for i in range(0, len(rows), size)]
+
+
 def record(path: Path, parent_table: str, rows: list[dict[str, Any]]) -> str:
     """A parent load's recorded keys (what `plan_<child>` reads); the load id."""
-    return load_rows(path, keys_table(parent_table), rows, primary_key=[])
+    return load_rows(path, keys_table(parent_table), pages(rows))
 
 
 def _summary(*load_ids: str, **extra: Any) -> dict[str, Any]:
@@ -130,7 +138,7 @@ def test_jobs_already_loaded_are_not_handed_again(duckdb_path: Path) -> None:
 
 
 def test_a_field_no_row_ever_had_is_a_missing_value_not_an_error(duckdb_path: Path) -> None:
-    """No `workflow_jobs` row had a job number yet (all approvals): dlt created no such column."""
+    """No `workflow_jobs` row had a job number yet (all approvals)."""
     load_id = record(duckdb_path, "workflow_jobs", [{"project_slug": "gh/a/b", "status": "success"}])
     assert plan_batches(_summary(load_id), "jobs") == []
 
@@ -154,6 +162,8 @@ def test_keys_are_read_from_postgres_too(pg_database: str, tmp_path: Path) -> No
         pipelines_dir=str(tmp_path / "dlt"),
     )
     rows = [{"id": f"w{i}", "status": "success"} for i in range(5)]
-    (load_id,) = pipeline.run(rows, table_name=keys_table("workflow"), write_disposition="append").loads_ids
+    table = keys_table("workflow")
+    info = pipeline.run(pages(rows), table_name=table, write_disposition="append", columns=KEYS_COLUMNS)
+    (load_id,) = info.loads_ids
     batches = plan_batches(_summary(load_id), "workflow_jobs", batch_size=2, destination_conn_id="analytics_warehouse")
     assert [[k["workflow_id"] for k in b] for b in batches] == [["w0", "w1"], ["w2", "w3"], ["w4"]]

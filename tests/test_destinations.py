@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +36,30 @@ def test_memory_limit_from_a_duckdb_connection(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(conn))
     assert 280 <= _memory_limit_mib("warehouse") <= 300
     assert path.exists()
+
+
+@pytest.mark.integration
+def test_many_files_of_a_table_load_within_the_bound_without_retries(
+    emulator: Any, api_connection: str, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch, mocker: Any
+) -> None:
+    """dlt's `file_max_items` splits a table into many load files. Loaded in parallel (dlt's 20
+    workers), the jobs shared the file's memory limit, ran out of it and were retried, logging
+    DuckDB's out-of-memory errors (4 retries at 64 MB in this test before the fix)."""
+    from analytics_provider.dlt_runtime import _ForwardToTaskLog
+    from analytics_provider.testing.chain import run_chain, task_context
+    from tests.conftest import EMULATOR_NOW
+
+    monkeypatch.setenv("DATA_WRITER__FILE_MAX_ITEMS", "100")
+    monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", "64MB")
+    forwarded = mocker.spy(_ForwardToTaskLog, "emit")
+    start = (EMULATOR_NOW - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    out = run_chain(["self_collaborations", "pipelines"], task_context(), start=start, end=EMULATOR_NOW.isoformat())
+
+    truth = emulator.truth("pipelines", since=start)
+    assert len(truth) > 500, "enough rows for several files"
+    assert out["pipelines"][0]["rows"]["pipelines"] == len(truth)
+    with open_sql(None, "analytics") as sql:
+        ((loaded,),) = sql.execute_sql("SELECT count(*) FROM pipelines")
+    assert loaded == len(truth)
+    errors = [call.args[1].getMessage() for call in forwarded.call_args_list if call.args[1].levelname == "ERROR"]
+    assert not errors, f"dlt logged errors: {errors[:2]}"

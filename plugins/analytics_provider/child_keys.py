@@ -1,7 +1,9 @@
 """The keys a child's mapped tasks load: recorded with the parent's load, read by `plan_<child>`.
 
 A parent's load writes, beside its rows and in the same load (so committed with them or not at
-all), the fields its children bind of each row to `_analytics_keys_<parent table>`. The load task
+all), the fields its children bind of each row to `_analytics_keys_<parent table>`: one row per
+page of parent rows, holding their projection as a JSON list (one row per parent row cost ~10 % of
+the load's CPU in dlt's normalizer, bench/throughput.py). The load task
 returns only its load ids; the `plan_<child>` task reads the rows of exactly those loads. Nothing
 proportional to the rows is held in the load task's memory or sent through XCom, and a later load
 that merges the same parent rows again (another run, a backfill beside it, the `workflow`
@@ -12,9 +14,11 @@ Recorded keys older than `KEEP_KEYS` are pruned by later loads of the same paren
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from analytics_provider.refresh import already_loaded, table_columns
 from analytics_provider.spec import keys as spec_keys
@@ -22,10 +26,13 @@ from analytics_provider.spec.keys import child_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 
 log = logging.getLogger(__name__)
-FETCH_ROWS = 10_000
+FETCH_PAGES = 500
 KEYS_PREFIX = "_analytics_keys_"
 KEEP_KEYS = timedelta(days=30)
 """How long recorded keys are kept: a plan task cleared and re-run within this finds its keys."""
+KEYS_COLUMN = "keys"
+KEYS_COLUMNS: dict[str, Any] = {KEYS_COLUMN: {"data_type": "json"}}
+"""dlt column hints of a keys table: the list stays one JSON value (no nested table)."""
 
 
 def keys_table(parent_table: str) -> str:
@@ -48,6 +55,11 @@ def recorded_fields(spec: Spec, resource: ResourceSpec) -> list[str]:
     for child in spec.children(resource.name):
         fields += [f for f in needed_fields(child) if f not in fields]
     return fields
+
+
+def recorded_page(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> dict[str, Any]:
+    """The keys-table row for one page of parent rows: their projection onto `fields`."""
+    return {KEYS_COLUMN: [{f: row.get(f) for f in fields} for row in rows]}
 
 
 def read_child_keys(
@@ -73,6 +85,7 @@ def read_child_keys(
             yield row
 
     found, skipped = child_keys(child.bind, rows(), child.only_if)
+    found.sort(key=_key_order)  # the same batches whatever order the pages come back in
     if parent_rows_loaded and not counted[0]:
         raise LookupError(
             f"`{parent.name}` loaded {parent_rows_loaded} rows in loads {', '.join(load_ids)}, but `{table}` holds "
@@ -96,27 +109,29 @@ def read_child_keys(
 
 
 def recorded_rows(sql: Any, table: str, fields: list[str], load_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """Rows of `table` recorded by `load_ids`, as {field: value} for the `fields` that are columns
-    of it (a field no row ever had has no column: left out, i.e. None). Streamed, in a stable order."""
-    from dlt.common.normalizers.naming.snake_case import NamingConvention
-
+    """Parent rows recorded in `table` by `load_ids`, as {field: value} for `fields` (a field the
+    row did not have is None). Streamed, page by page, in no particular order."""
     existing = table_columns(sql, table)
-    if existing is None:
+    if existing is None or KEYS_COLUMN not in existing:
         return
-    naming = NamingConvention()
-    present = [(f, c) for f, c in ((f, naming.normalize_identifier(f)) for f in fields) if c in existing]
-    columns = [sql.escape_column_name(c) for _, c in present] or ["1"]
-    load_id = sql.escape_column_name("_dlt_load_id")
+    column, load_id = sql.escape_column_name(KEYS_COLUMN), sql.escape_column_name("_dlt_load_id")
     for start in range(0, len(load_ids), 500):
         chunk = list(load_ids[start : start + 500])
         query = (
-            f"SELECT {', '.join(columns)} FROM {sql.make_qualified_table_name(table)} "
-            f"WHERE {load_id} IN ({', '.join(['%s'] * len(chunk))}) ORDER BY {', '.join(columns)}"
+            f"SELECT {column} FROM {sql.make_qualified_table_name(table)} "
+            f"WHERE {load_id} IN ({', '.join(['%s'] * len(chunk))})"
         )
         with sql.execute_query(query, *chunk) as cursor:
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                for values in rows:
-                    yield {field: value for (field, _), value in zip(present, values, strict=False)}
+            while pages := cursor.fetchmany(FETCH_PAGES):
+                for (page,) in pages:
+                    # a JSON string (DuckDB and most warehouses) or already parsed (PostgreSQL's jsonb)
+                    for row in orjson.loads(page) if isinstance(page, (str, bytes)) else page or ():
+                        yield {field: row.get(field) for field in fields}
+
+
+def _key_order(key: dict[str, Any]) -> tuple[tuple[bool, Any], ...]:
+    """Numbers in numeric order, before any other value in text order."""
+    return tuple((False, v) if isinstance(v, (int, float)) else (True, str(v)) for v in key.values())
 
 
 def prune_keys(sql: Any, parent_table: str, now: datetime) -> None:

@@ -31,6 +31,8 @@ class DestinationTarget:
     lock: Callable[[str], contextlib.AbstractContextManager[None]]
     file_format: str | None = None
     display: str = ""
+    load_workers: int | None = None
+    """dlt's parallel load jobs (None: dlt's default, 20)."""
 
     def lock_for(self, dataset: str) -> contextlib.AbstractContextManager[None]:
         """The lock of one dataset of this destination (every task writing or reading it takes it)."""
@@ -125,6 +127,9 @@ def _duckdb(path: Path, memory_limit: str | None = None) -> DestinationTarget:
         lock=lambda _key: file_lock(path.with_name(path.name + ".lock")),
         file_format="jsonl",
         display=f"duckdb file {path}",
+        # one job at a time: jobs share the file's memory limit, and several files of a table
+        # (dlt's `file_max_items`) loaded at once ran out of it and were retried
+        load_workers=1,
     )
 
 

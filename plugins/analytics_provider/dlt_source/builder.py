@@ -29,7 +29,7 @@ from dlt.extract.incremental import IncrementalResourceWrapper
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
-from analytics_provider.child_keys import keys_table, recorded_fields
+from analytics_provider.child_keys import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
 from analytics_provider.dlt_source.paginators import create_paginator
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
 from analytics_provider.hooks.analytics_api import ApiSettings
@@ -111,15 +111,22 @@ def build_source(
 
 
 def _record_keys(res: DltResource, fields: list[str], table: str) -> DltResource:
-    """A transformer fed with the rows `res` yields (after its filters) that writes their projection
-    onto `fields` to `table`, in the same load as the rows: what the children's plan tasks read."""
+    """A transformer fed with the pages `res` yields (after its filters) that writes their projection
+    onto `fields` to `table`, one row a page, in the same load as the rows: what the children's plan
+    tasks read."""
 
-    def project(items: Any) -> Iterable[list[dict[str, Any]]]:
+    def project(items: Any) -> Iterable[dict[str, Any]]:
         rows = items if isinstance(items, list) else [items]
-        yield [{f: row.get(f) for f in fields} for row in rows]
+        if rows:
+            yield recorded_page(rows, fields)
 
     return dlt.transformer(
-        project, data_from=res, name=f"{res.name}__keys", table_name=table, write_disposition="append"
+        project,
+        data_from=res,
+        name=f"{res.name}__keys",
+        table_name=table,
+        write_disposition="append",
+        columns=KEYS_COLUMNS,
     )
 
 

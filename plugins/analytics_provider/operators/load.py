@@ -173,7 +173,7 @@ class AnalyticsLoadOperator(BaseOperator):
                 if not table.startswith("_")  # dlt's own tables and the recorded child keys
             }
             with target.lock_for(self.dataset_name):
-                load_info = pipeline.load()
+                load_info = pipeline.load(workers=target.load_workers) if target.load_workers else pipeline.load()
                 refresh = None
                 if spec.children(resource.name):
                     with pipeline.sql_client() as sql:
