@@ -9,8 +9,8 @@ the load, imports excluded; rows counted in the DuckDB file afterwards):
 - `plain jsonl`: dlt `rest_api_source` with the same endpoint, cursor paginator, data selector,
   primary key and merge, one resource per org (the operator's shape), `loader_file_format="jsonl"`.
 - `operator best`: the operator plus the dlt settings it can choose without code changes (see
-  BEST_ENV: 2 normalize worker processes over extract files of 50k rows; the shipped defaults
-  already turn off dlt's gzip of intermediate files). Parquet and
+  BEST_ENV: 2 normalize worker processes; the provider's defaults already cut the extract's files
+  at 50k rows so that they share a table, and turn off dlt's gzip of intermediate files). Parquet and
   arrow need `pyarrow`, which the provider does not install (measured only when importable).
 - `plain default`: plain dlt with no file format: dlt's DuckDB default, `insert_values`. dlt runs
   its file as 16 MB INSERT statements (`max_query_length / 2`); DuckDB takes ~1.2 GB of RSS to
@@ -39,11 +39,10 @@ import _loads
 DAYS = 30
 PIPELINES_PER_SCALE_DAY = 33.0
 BEST_ENV = {
+    # 2 normalize processes over the extract's files of 50k rows (the provider's default since
+    # session 3; before it, runs set `EXTRACT__DATA_WRITER__FILE_MAX_ITEMS`, which is no section dlt
+    # reads: one file a table, so one worker had the whole table and 2 workers did not help)
     "NORMALIZE__WORKERS": "2",
-    # extract files of 50k rows, so that the 2 workers share the big table: dlt reads the extract's
-    # writer settings from `[sources.data_writer]`; the `EXTRACT__DATA_WRITER__...` used until
-    # session 3 is no section dlt reads, so those runs had one file a table and one busy worker
-    "SOURCES__DATA_WRITER__FILE_MAX_ITEMS": "50000",
 }
 PATCHES = "compiled-selector,fast-cursor"
 VARIANTS: dict[str, dict[str, Any]] = {

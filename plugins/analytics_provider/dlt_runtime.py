@@ -20,6 +20,10 @@ DLT_DEFAULTS = {
     # dlt gzips its intermediate files, which live in the task's temp dir and are deleted after
     # the load: CPU for nothing (bench/throughput.py)
     "DATA_WRITER__DISABLE_COMPRESSION": "true",
+    # the extract's files of a table hold 50k rows each (dlt reads `[sources.data_writer]` in
+    # extract only), so `NORMALIZE__WORKERS=2` can share a big table between processes; with dlt's
+    # default of one file a table, one worker got it all (bench/throughput.py, `operator best`)
+    "SOURCES__DATA_WRITER__FILE_MAX_ITEMS": "50000",
 }
 
 

@@ -149,6 +149,27 @@ def test_second_load_updates_rows_in_place(emulator: Any, api_connection: str, d
     assert any(wf_id in names for wf_id in changed), "a mutated workflow should be inside the window"
 
 
+def test_two_normalize_processes_load_the_same_rows_and_keys(
+    emulator: Any, api_connection: str, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's `NORMALIZE__WORKERS=2`, with processes spawned as in an Airflow task and the extract
+    cut into many files: every row once, and the children still get every key."""
+    monkeypatch.setenv("NORMALIZE__WORKERS", "2")
+    monkeypatch.setenv("NORMALIZE__START_METHOD", "spawn")
+    monkeypatch.setenv("SOURCES__DATA_WRITER__FILE_MAX_ITEMS", "40")
+    query = _duckdb_query(duckdb_path)
+    window = {"start": _iso(EMULATOR_NOW - 5 * DAY), "end": _iso(EMULATOR_NOW)}
+    out = run_chain(["self_collaborations", "pipelines", "pipeline_workflows"], task_context(), **window)
+
+    truth = emulator.truth("pipelines", since=window["start"], until=window["end"])
+    assert len(truth) > 120, "several extract files"
+    _assert_same_keys(_ids(query, "pipelines"), [p["id"] for p in truth], "pipelines")
+    assert sum(s["parent_keys"] for s in out["pipeline_workflows"]) == len(truth), "a key per pipeline"
+    in_window = {p["id"] for p in truth}
+    wanted = [w["id"] for w in emulator.truth("pipeline_workflows") if w["pipeline_id"] in in_window]
+    _assert_same_keys(_ids(query, "workflow"), wanted, "workflow")
+
+
 def test_incremental_run_reads_only_the_new_window(emulator: Any, api_connection: str, duckdb_path: Path) -> None:
     query = _duckdb_query(duckdb_path)
     run_chain(["self_collaborations", "pipelines"], task_context(EMULATOR_NOW - DAY, EMULATOR_NOW))
