@@ -2,8 +2,8 @@
 
 A parent's load writes, beside its rows and in the same load (so committed with them or not at
 all), the fields its children bind of each row to `_analytics_keys_<parent table>`: one row per
-page of parent rows, holding their projection as a JSON list (one row per parent row cost ~10 % of
-the load's CPU in dlt's normalizer, bench/throughput.py). The load task
+page of parent rows, holding their projection as a JSON list (one row per parent row cost ~8 % of
+the load's CPU, mostly in dlt's normalizer; BENCHMARKS.md, session 3). The load task
 returns only its load ids; the `plan_<child>` task reads the rows of exactly those loads. Nothing
 proportional to the rows is held in the load task's memory or sent through XCom, and a later load
 that merges the same parent rows again (another run, a backfill beside it, the `workflow`
