@@ -2,14 +2,16 @@
 from an emulator with 50 ms latency and a 50 requests/second rate limit.
 
 Operator: the chain `self_collaborations -> pipelines -> pipeline_workflows -> workflow_jobs -> jobs`
-run the way the generated `analytics_pipelines` DAG runs it: one task per root, a `plan_<child>`
-task between levels (a forked process reading the child's keys from the parent rows in the DuckDB
-file; 200 parent keys a mapped task), and the mapped tasks of a level run in a pool of
-N slots (the README's `analytics_api` pool has 4). Each task instance is a fresh process forked
-from a parent that has imported Airflow and the operator module but not dlt, like Airflow 3's
-LocalExecutor forks a task process from its worker; a level starts when the previous one has
-finished (the plan task reads every mapped output). Scheduler latency between tasks is not
-included. Failed tasks are counted and retried once at once (Airflow: `retries=2`).
+run the way the generated `analytics_pipelines` DAG runs it (`ChainRun`, built from the DAG factory's
+own plan): one task per root, `pipelines` reading its keys itself, a `plan_pipeline_workflows` task
+(a forked process reading the keys from the DuckDB file; 200 pipelines a batch, the shipped spec),
+then one instance of the mapped task group per batch, in which `workflow_jobs[i]` starts as soon as
+`pipeline_workflows[i]` has loaded and `jobs[i]` as soon as `workflow_jobs[i]` has. Load tasks run
+in a pool of N slots (the README's `analytics_api` pool has 4), highest priority weight first
+(Airflow's default rule), each task instance a fresh process forked from a parent that has
+imported Airflow and the operator module but not dlt, like Airflow 3's LocalExecutor forks a task
+process from its worker. Scheduler latency between tasks is not included. Failed tasks are
+counted and queued again at once (Airflow: `retries=2` after `retry_delay`).
 
 Plain dlt: the same four levels as one `rest_api_source` with child resources
 (`{resources.<parent>.<field>}`), sequential and with `parallelized=True`, in one fresh process.
@@ -28,6 +30,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import tempfile
 import time
 from pathlib import Path
@@ -42,13 +45,16 @@ _STEPS = ("sync_destination", "extract", "normalize", "load")
 
 
 # -- the operator, the DAG's way ------------------------------------------------------------------
-def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict[str, Any]:
-    """One task instance (runs in a forked process)."""
-    resource, keys, context_args = args
+def _task(args: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """One task instance (runs in a forked process). `source` is `parent_keys` or `parent_output`."""
+    resource, source, context_args = args
+    began = time.monotonic()  # CLOCK_MONOTONIC: comparable across the forked processes
     os.dup2(2, 1)  # the task's log lines go to stderr: stdout carries the report
     spec_path = context_args.get("spec_path")
     os.environ.update(context_args.get("env") or {})
     from datetime import datetime
+
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from analytics_provider.operators.load import AnalyticsLoadOperator
     from analytics_provider.testing.chain import task_context
@@ -67,13 +73,15 @@ def _task(args: tuple[str, list[dict[str, Any]] | None, dict[str, Any]]) -> dict
     imported = time.monotonic() - started
     try:
         with _loads.phase_timer() as phases:
-            op = AnalyticsLoadOperator(task_id=resource, resource=resource, parent_keys=keys, spec_path=spec_path)
-            summary = op.execute(context)
+            op = AnalyticsLoadOperator(task_id=resource, resource=resource, spec_path=spec_path, **source)
+            summary: dict[str, Any] | None = op.execute(context)
         seconds = time.monotonic() - started
         steps = {p: phases[p] for p in _loads.PHASES}
         steps["import"] = imported
         steps["other"] = seconds - sum(steps.values())
-        return {"ok": True, "summary": summary, "seconds": seconds, "steps": steps}
+        return {"ok": True, "summary": summary, "seconds": seconds, "steps": steps, "span": (began, time.monotonic())}
+    except AirflowSkipException:
+        return {"ok": True, "summary": None, "seconds": time.monotonic() - started, "span": (began, time.monotonic())}
     except Exception as exc:  # a failed task instance: reported, retried by the caller
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
 
@@ -82,12 +90,12 @@ def _plan(args: tuple[list[dict[str, Any]], str, int, str | None]) -> dict[str, 
     """One `plan_<child>` task instance (a forked process too): reads the child's keys from the
     rows the parent loaded, in the DuckDB file, and cuts them into batches."""
     outputs, child, size, spec_path = args
+    began = time.monotonic()
     os.dup2(2, 1)
-    started = time.monotonic()
     from analytics_provider.batching import plan_batches
 
     batches = plan_batches(outputs, child=child, batch_size=size, spec_path=spec_path)
-    return {"batches": batches, "seconds": time.monotonic() - started}
+    return {"batches": batches, "seconds": time.monotonic() - began, "span": (began, time.monotonic())}
 
 
 def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) -> str | None:
@@ -112,6 +120,84 @@ def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) 
     return str(path)
 
 
+class ChainRun:
+    """The DAG's tasks for CHAIN (dag_factory's own plan: roots, `pipelines` reading its keys itself,
+    `plan_pipeline_workflows`, then one mapped task group instance per batch), run by an executor
+    with `slots` pool slots: a task instance is queued when its upstream instance (the same map
+    index inside the group) has succeeded, and free slots go to the queued instance with the highest
+    priority weight (Airflow's default `downstream` rule), then the lowest map index, as Airflow's
+    scheduler orders them."""
+
+    def __init__(self, pool: Any, spec_path: str | None, context_args: dict[str, Any], slots: int) -> None:
+        from analytics_provider.dag_factory import DagPlan, task_plan
+        from analytics_provider.spec.loader import load_spec
+
+        spec = load_spec(spec_path)
+        self.plan = DagPlan("bench", "", "", tuple(task_plan(spec.resource(name)) for name in CHAIN))
+        self.fan_outs = self.plan.fan_outs()
+        self.pool, self.spec_path, self.context_args, self.slots = pool, spec_path, context_args, slots
+        self.weight = {t.resource: len(self.plan.subtree(t.resource)) for t in self.plan.tasks}
+        self.done: queue.SimpleQueue[tuple[tuple[str, int], dict[str, Any]]] = queue.SimpleQueue()
+        self.queued: list[tuple[int, int, str, dict[str, Any]]] = []
+        self.running = 0
+        self.results: dict[tuple[str, int], dict[str, Any]] = {}
+        self.failures = 0
+        self.plan_seconds = 0.0
+
+    def run(self) -> None:
+        first = self.plan.tasks[0]
+        self._queue(first.resource, -1, {})
+        while self.queued or self.running:
+            while self.queued and self.running < self.slots:
+                self.queued.sort()
+                _, index, resource, source = self.queued.pop(0)
+                self._start(resource, index, source)
+            (resource, index), result = self.done.get()
+            self.running -= 1
+            if not result["ok"]:
+                self.failures += 1
+                _common.log(f"  task {resource}[{index}] failed: {result['error']}; retrying")
+                self._queue(resource, index, result["source"])
+                continue
+            self.results[(resource, index)] = result
+            if result["summary"] is not None:
+                self._release(resource, index, result["summary"])
+
+    def _queue(self, resource: str, index: int, source: dict[str, Any]) -> None:
+        self.queued.append((-self.weight[resource], index, resource, source))
+
+    def _start(self, resource: str, index: int, source: dict[str, Any]) -> None:
+        self.running += 1
+        key = (resource, index)
+
+        def finished(result: dict[str, Any]) -> None:
+            result["source"] = source
+            self.done.put((key, result))
+
+        def crashed(exc: BaseException) -> None:
+            self.done.put((key, {"ok": False, "error": repr(exc), "source": source}))
+
+        self.pool.apply_async(
+            _task, ((resource, source, self.context_args),), callback=finished, error_callback=crashed
+        )
+
+    def _release(self, resource: str, index: int, summary: dict[str, Any]) -> None:
+        """Queue what the finished instance unblocks: its children of the same map index, or (for the
+        parent of a fan-out) the plan task, run at once (it is in `default_pool`, not the API pool)."""
+        for child in self.plan.tasks:
+            if child.parent != resource:
+                continue
+            if child.resource in self.fan_outs:
+                size = child.batch_size or 0
+                planned = self.pool.apply(_plan, (([summary], child.resource, size, self.spec_path),))
+                self.plan_seconds += planned["seconds"]
+                self.results[(f"plan_{child.resource}", -1)] = planned
+                for i, batch in enumerate(planned["batches"]):
+                    self._queue(child.resource, i, {"parent_keys": batch})
+            else:
+                self._queue(child.resource, index, {"parent_output": summary})
+
+
 def run_operator_chain(
     emulator: Any,
     db: str,
@@ -120,11 +206,8 @@ def run_operator_chain(
     spec_path: str | None = None,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    from analytics_provider.spec.loader import load_spec
-
     os.environ.update(_common.api_connection_env(emulator.base_url))
     os.environ["ANALYTICS_DUCKDB_PATH"] = db
-    spec = load_spec(spec_path)
     context_args = {
         "start": window[0].replace("Z", "+00:00"),
         "end": window[1].replace("Z", "+00:00"),
@@ -132,56 +215,35 @@ def run_operator_chain(
         "env": env or {},
     }
     ctx = multiprocessing.get_context("fork")
-    outputs: dict[str, list[dict[str, Any]]] = {}
-    levels = []
-    failures = 0
     emulator.reset_stats()
     started = time.monotonic()
     # one process per task instance, at most `slots` at a time (maxtasksperchild=1)
     with ctx.Pool(processes=slots, maxtasksperchild=1) as pool:
-        for name in CHAIN:
-            level_started = time.monotonic()
-            before = emulator.stats()
-            resource = spec.resource(name)
-            plan_s = 0.0
-            if resource.parent is None:
-                batches: list[Any] = [None]
-            else:
-                size = 0 if resource.incremental else resource.batch_size
-                planned = pool.apply(_plan, ((outputs[resource.parent], name, size, spec_path),))
-                batches, plan_s = planned["batches"], planned["seconds"]
-            results = pool.map(_task, [(name, keys, context_args) for keys in batches], chunksize=1)
-            retry = [i for i, r in enumerate(results) if not r["ok"]]
-            failures += len(retry)
-            for i in retry:
-                _common.log(f"  task {name}[{i}] failed: {results[i]['error']}; retrying")
-                results[i] = pool.apply(_task, ((name, batches[i], context_args),))
-                if not results[i]["ok"]:
-                    raise RuntimeError(f"{name}[{i}] failed twice: {results[i]['error']}")
-            outputs[name] = [r["summary"] for r in results]
-            after = emulator.stats()
-            levels.append(
-                {
-                    "resource": name,
-                    "tasks": len(batches),
-                    "plan_seconds": plan_s,
-                    "seconds": time.monotonic() - level_started,
-                    "task_seconds_median": _common.median(r["seconds"] for r in results),
-                    "steps_median": {
-                        step: _common.median(r["steps"][step] for r in results if "steps" in r)
-                        for step in ("import", *_STEPS, "other")
-                    },
-                    "requests": _status_delta(before, after),
-                    "rows": _sum_rows(outputs[name]),
-                }
-            )
+        chain = ChainRun(pool, spec_path, context_args, slots)
+        chain.run()
     wall = time.monotonic() - started
-    return {"wall_s": wall, "levels": levels, "failures": failures, "stats": emulator.stats()}
-
-
-def _status_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
-    b, a = before.get("by_status", {}), after.get("by_status", {})
-    return {k: a.get(k, 0) - b.get(k, 0) for k in a if a.get(k, 0) - b.get(k, 0)}
+    levels = []
+    for name in CHAIN:
+        results = [r for (resource, _), r in sorted(chain.results.items()) if resource == name]
+        ran = [r for r in results if r["summary"] is not None]
+        spans = [r["span"] for r in results]
+        levels.append(
+            {
+                "resource": name,
+                "tasks": len(results),
+                "skipped": len(results) - len(ran),
+                "plan_seconds": (chain.results.get((f"plan_{name}", -1)) or {}).get("seconds", 0.0),
+                "first_start": min(b for b, _ in spans) - started,
+                "last_end": max(e for _, e in spans) - started,
+                "task_seconds_median": _common.median(r["seconds"] for r in ran),
+                "steps_median": {
+                    step: _common.median(r["steps"][step] for r in ran) for step in ("import", *_STEPS, "other")
+                },
+                "requests": sum(r["summary"]["requests"] for r in ran),
+                "rows": _sum_rows([r["summary"] for r in ran]),
+            }
+        )
+    return {"wall_s": wall, "levels": levels, "failures": chain.failures, "stats": emulator.stats()}
 
 
 def _sum_rows(summaries: list[dict[str, Any]]) -> dict[str, int]:
@@ -473,39 +535,43 @@ def report(
         levels = []
         for i, level in enumerate(op[0]["levels"]):
             per_run = [run["levels"][i] for run in op]
-            req = sum(level["requests"].get(s, 0) for s in level["requests"] if s != "429")
             steps = level.get("steps_median") or {}
             levels.append(
                 [
                     level["resource"],
-                    level["tasks"],
-                    _common.median(lv["seconds"] for lv in per_run),
+                    level["tasks"] - level["skipped"],
+                    _common.median(lv["first_start"] for lv in per_run),
+                    _common.median(lv["last_end"] for lv in per_run),
                     _common.median(lv["task_seconds_median"] for lv in per_run),
                     " / ".join(f"{steps.get(k, float('nan')):.1f}" for k in ("import", *_STEPS, "other")),
-                    req,
-                    level["requests"].get("429", 0),
-                    req / RATE_LIMIT,
+                    level["requests"],
+                    level["requests"] / RATE_LIMIT,
                     json.dumps(level["rows"]),
                 ]
             )
-        out("Operator, per level (first run's requests and rows; seconds are medians over runs):")
+        out(
+            "Operator, per task (first run's requests and rows; seconds since the run's start, medians over runs; "
+            "the tasks of the mapped group overlap):"
+        )
         out()
         out(
             _common.table(
                 [
-                    "level",
-                    "mapped tasks",
-                    "level s",
+                    "task",
+                    "instances",
+                    "first starts s",
+                    "last ends s",
                     "task s (median)",
                     "task steps s: import / sync / extract / normalize / load / other",
                     "requests",
-                    "429s",
                     "bound s",
                     "rows",
                 ],
                 levels,
             )
         )
+        plans = [lv["plan_seconds"] for run in op for lv in run["levels"] if lv["plan_seconds"]]
+        out(f"Plan task(s): {', '.join(f'{x:.2f}' for x in plans)} s")
         out()
         ratio = _common.median(r["ratio"] for r in op)
         failures = sum(r["failures"] for r in op)

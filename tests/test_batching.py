@@ -17,10 +17,18 @@ def _keys(count: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("count", "batch_size", "sizes"),
-    [(200, 200, [200]), (201, 200, [200, 1]), (450, 200, [200, 200, 50]), (3, 5, [3]), (4, 1, [1, 1, 1, 1])],
-    ids=["exact", "one-over", "several", "fewer-than-size", "size-one"],
+    [
+        (200, 200, [200]),
+        (201, 200, [101, 100]),
+        (450, 200, [150, 150, 150]),
+        (513, 200, [171, 171, 171]),
+        (3, 5, [3]),
+        (4, 1, [1, 1, 1, 1]),
+    ],
+    ids=["exact", "one-over", "several", "uneven", "fewer-than-size", "size-one"],
 )
-def test_batch_sizes_are_respected(count: int, batch_size: int, sizes: list[int]) -> None:
+def test_batches_are_as_few_as_the_size_allows_and_even(count: int, batch_size: int, sizes: list[int]) -> None:
+    """Even batches: mapped tasks started together end together (no 1-key straggler to wait for)."""
     keys = _keys(count)
     batches = cut_batches(keys, batch_size)
     assert [len(b) for b in batches] == sizes

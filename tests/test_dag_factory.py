@@ -16,7 +16,9 @@ import pendulum
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG, Asset
+from airflow.sdk.definitions._internal.expandinput import MappedArgument
 from airflow.sdk.definitions.mappedoperator import MappedOperator
+from airflow.sdk.definitions.taskgroup import MappedTaskGroup
 from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
@@ -69,7 +71,8 @@ def spec() -> Spec:
 
 
 def _load_tasks(dag: DAG) -> dict[str, Any]:
-    return {t.task_id: t for t in dag.tasks if not t.task_id.startswith("plan_")}
+    """Load tasks by resource (a task in a mapped task group has the group's prefix in its id)."""
+    return {_partial(t, "resource"): t for t in dag.tasks if not t.task_id.startswith("plan_")}
 
 
 def _partial(task: Any, name: str) -> Any:
@@ -91,31 +94,66 @@ def test_every_resource_has_its_task_in_exactly_one_dag(dagbag: DagBag, spec: Sp
     for dag_spec in spec.dags:
         dag = dagbag.dags[dag_spec.dag_id]
         assert set(_load_tasks(dag)) == set(dag_spec.resources)
-        children = {r for r in dag_spec.resources if spec.resource(r).parent is not None}
-        assert {t.task_id for t in dag.tasks if t.task_id.startswith("plan_")} == {f"plan_{c}" for c in children}
+    plans = {t.task_id for t in dagbag.dags["analytics_pipelines"].tasks if t.task_id.startswith("plan_")}
+    assert plans == {"plan_context", "plan_pipeline_workflows"}, "one plan task per fan-out, none for `pipelines`"
+    plans = {t.task_id for t in dagbag.dags["analytics_projects"].tasks if t.task_id.startswith("plan_")}
+    assert plans == {"plan_specific_project", "plan_insights_metrics", "plan_insights_branches"}
 
 
-def test_children_hang_under_their_parent_through_a_plan_task(dagbag: DagBag, spec: Spec) -> None:
-    checked = 0
-    for dag in dagbag.dags.values():
-        for name, task in _load_tasks(dag).items():
-            parent = spec.resource(name).parent
-            if parent is None:
-                continue
-            plan = dag.get_task(f"plan_{name}")
-            assert task.upstream_task_ids == {plan.task_id}, name
-            assert plan.upstream_task_ids == {parent}, name
-            assert plan.downstream_task_ids == {name}, name
-            assert isinstance(task, MappedOperator), name
-            assert task.is_mapped
-            assert task.operator_class is AnalyticsLoadOperator
-            assert list(task.expand_input.value) == ["parent_keys"]
-            assert task.expand_input.value["parent_keys"].operator is plan
-            assert plan.python_callable is plan_batches
-            assert plan.op_kwargs["child"] == name
-            assert name in dag.get_task(parent).get_flat_relative_ids(upstream=False)
-            checked += 1
-    assert checked == sum(1 for r in spec.resources.values() if r.parent is not None) == 9
+def test_a_lone_batched_child_is_a_task_mapped_over_its_plan_tasks_batches(dagbag: DagBag, spec: Spec) -> None:
+    lone = {"context": "analytics_pipelines"} | dict.fromkeys(
+        ("specific_project", "insights_metrics", "insights_branches"), "analytics_projects"
+    )
+    for name, dag_id in lone.items():
+        dag = dagbag.dags[dag_id]
+        task, plan = dag.get_task(name), dag.get_task(f"plan_{name}")
+        assert isinstance(task, MappedOperator) and task.operator_class is AnalyticsLoadOperator, name
+        assert task.upstream_task_ids == {plan.task_id}, name
+        assert list(task.expand_input.value) == ["parent_keys"]
+        assert task.expand_input.value["parent_keys"].operator is plan
+        assert plan.python_callable is plan_batches
+        assert plan.op_kwargs["child"] == name
+        assert plan.upstream_task_ids == {spec.resource(name).parent}, name
+
+
+def test_a_batched_child_with_children_is_a_mapped_task_group_of_its_subtree(dagbag: DagBag) -> None:
+    """Each instance of the group loads one batch of pipelines and everything below it, each task
+    reading its keys from the same instance's parent: a batch's jobs start when that batch's job
+    lists are loaded, not when every batch's are."""
+    dag = dagbag.dags["analytics_pipelines"]
+    plan = dag.get_task("plan_pipeline_workflows")
+    assert plan.upstream_task_ids == {"pipelines"}
+    assert plan.op_kwargs["child"] == "pipeline_workflows"
+    group = dag.task_group_dict["pipeline_workflows_batches"]
+    assert isinstance(group, MappedTaskGroup)
+    assert list(group.iter_mapped_dependencies()) == [plan]
+    tasks = _load_tasks(dag)
+    inside = {name for name, task in tasks.items() if task.task_group is group}
+    assert inside == {"pipeline_workflows", "workflow", "workflow_jobs", "jobs"}
+    top = tasks["pipeline_workflows"]
+    assert top.task_id == "pipeline_workflows_batches.pipeline_workflows"
+    assert top.upstream_task_ids == {plan.task_id}
+    assert isinstance(top.parent_keys, MappedArgument) and top.parent_output is None
+    for name, parent in {
+        "workflow": "pipeline_workflows",
+        "workflow_jobs": "pipeline_workflows",
+        "jobs": "workflow_jobs",
+    }.items():
+        task = tasks[name]
+        assert task.upstream_task_ids == {tasks[parent].task_id}, name
+        assert task.parent_output.operator is tasks[parent] and task.parent_keys is None, name
+
+
+def test_an_incremental_child_is_one_task_reading_every_key_of_its_parent(
+    dagbag: DagBag, custom_dagbag: DagBag
+) -> None:
+    """Its cursors need a single writer: no plan task, no mapping, after every batch of a mapped parent."""
+    pipelines = dagbag.dags["analytics_pipelines"].get_task("pipelines")
+    assert isinstance(pipelines, AnalyticsLoadOperator) and pipelines.upstream_task_ids == {"self_collaborations"}
+    assert pipelines.parent_output.operator.task_id == "self_collaborations" and pipelines.parent_keys is None
+    builds = custom_dagbag.dags["custom_orgs"].get_task("builds")
+    assert isinstance(builds, AnalyticsLoadOperator) and builds.upstream_task_ids == {"repos"}
+    assert isinstance(builds.parent_output.operator, MappedOperator), "every mapped `repos` task's output"
 
 
 def test_roots_are_not_mapped(dagbag: DagBag, spec: Spec) -> None:
@@ -130,18 +168,15 @@ def test_roots_are_not_mapped(dagbag: DagBag, spec: Spec) -> None:
                 assert task.resource == name
 
 
-def test_incremental_pipelines_get_one_batch_and_other_children_get_batches(dagbag: DagBag, duckdb_path: Path) -> None:
+def test_plan_tasks_cut_the_spec_batch_size(dagbag: DagBag, duckdb_path: Path) -> None:
     dag = dagbag.dags["analytics_pipelines"]
     where = {"spec_path": None, "destination_conn_id": None, "dataset_name": "analytics"}
-    assert dag.get_task("plan_pipelines").op_kwargs == {"child": "pipelines", "batch_size": 0, **where}
     assert dag.get_task("plan_context").op_kwargs == {"child": "context", "batch_size": 200, **where}
 
     orgs = [{"id": f"o{i:03d}", "slug": f"gh/o{i:03d}"} for i in range(450)]
     summary = {"load_ids": [record(duckdb_path, "self_collaborations", orgs)]}
-    plan = dag.get_task("plan_pipelines")
-    assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [450]
     plan = dag.get_task("plan_context")
-    assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [200, 200, 50]
+    assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [150, 150, 150]
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
@@ -212,10 +247,12 @@ def test_each_load_task_has_an_asset_outlet_for_its_table(dagbag: DagBag, spec: 
             if task.task_id.startswith("plan_"):
                 assert not outlets, task.task_id
                 continue
-            table = spec.resource(task.task_id).table
+            table = spec.resource(_partial(task, "resource")).table
             assert outlets == [Asset(name=f"analytics.{table}", uri=f"analytics://analytics/{table}")], task.task_id
     workflow_writers = [
-        t.task_id for t in dagbag.dags["analytics_pipelines"].tasks if t.task_id in ("pipeline_workflows", "workflow")
+        name
+        for name, t in _load_tasks(dagbag.dags["analytics_pipelines"]).items()
+        if Asset(name="analytics.workflow", uri="analytics://analytics/workflow") in t.outlets
     ]
     assert sorted(workflow_writers) == ["pipeline_workflows", "workflow"], "both write the `workflow` table"
 
@@ -275,10 +312,9 @@ def test_custom_spec_from_env_changes_dags_schedules_and_tables(custom_dagbag: D
     assert custom_dagbag.import_errors == {}
     assert sorted(custom_dagbag.dag_ids) == ["custom_orgs", "custom_users"]
     orgs = custom_dagbag.dags["custom_orgs"]
-    assert sorted(t.task_id for t in orgs.tasks) == ["builds", "orgs", "plan_builds", "plan_repos", "repos"]
+    assert sorted(t.task_id for t in orgs.tasks) == ["builds", "orgs", "plan_repos", "repos"], "`builds`: incremental"
     where = {"spec_path": str(CUSTOM_SPEC), "destination_conn_id": None, "dataset_name": "warehouse"}
     assert orgs.get_task("plan_repos").op_kwargs == {"child": "repos", "batch_size": 25, **where}
-    assert orgs.get_task("plan_builds").op_kwargs == {"child": "builds", "batch_size": 0, **where}, "incremental"
     assert orgs.get_task("repos").partial_kwargs["outlets"] == [
         Asset(name="warehouse.repositories", uri="analytics://warehouse/repositories")
     ]

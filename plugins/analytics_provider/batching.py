@@ -1,4 +1,5 @@
-"""`plan_<child>` tasks: a parent's load summaries -> batches of keys for the child's mapped load tasks.
+"""A parent's load summaries -> the keys its child loads: cut into batches by a `plan_<child>` task
+for the child's mapped tasks, or read by the child's load task itself (`parent_output`).
 
 Imported when DAG files are parsed: nothing here imports dlt until a plan task runs.
 """
@@ -6,9 +7,43 @@ Imported when DAG files are parsed: nothing here imports dlt until a plan task r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
+
+
+@dataclass(frozen=True)
+class ParentLoads:
+    """What a parent task's summaries (one, or one per mapped parent task) say its children need."""
+
+    load_ids: list[str]
+    refresh_parents: list[Any]
+    rows: int
+    """Rows of the parent's table those loads wrote: no recorded keys for them is an error."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.load_ids and not self.refresh_parents
+
+
+def parent_loads(parent_output: Any, parent_table: str) -> ParentLoads:
+    summaries = _summaries(parent_output)
+    return ParentLoads(
+        load_ids=sorted({str(i) for s in summaries for i in s.get("load_ids") or []}),
+        refresh_parents=list(dict.fromkeys(p for s in summaries for p in s.get("refresh_parents") or [])),
+        rows=sum(int((s.get("rows") or {}).get(parent_table) or 0) for s in summaries),
+    )
+
+
+def read_keys(sql: Any, spec: Spec, child: ResourceSpec, loads: ParentLoads) -> list[dict[str, Any]]:
+    """The keys `child` loads, read from the rows `loads` recorded (child_keys.py)."""
+    from analytics_provider.child_keys import read_child_keys
+
+    return read_child_keys(sql, spec, child, loads.load_ids, loads.refresh_parents, loads.rows)
 
 
 def plan_batches(
@@ -22,36 +57,36 @@ def plan_batches(
     max_batches: int = MAX_MAP_LENGTH,
 ) -> list[list[dict[str, Any]]]:
     """Read the keys `child` needs, recorded by the parent's loads (one summary, or one per mapped
-    parent task), and cut them into batches of `batch_size` (0: one batch with every key).
-    An empty result makes Airflow skip the mapped child instead of failing the run. Batches grow
-    past `batch_size` when needed to stay within `max_batches` mapped tasks."""
-    summaries = _summaries(parent_output)
-    load_ids = sorted({str(i) for s in summaries for i in s.get("load_ids") or []})
-    refresh_parents = list(dict.fromkeys(p for s in summaries for p in s.get("refresh_parents") or []))
-    if not load_ids and not refresh_parents:
-        return []
-    from analytics_provider.child_keys import read_child_keys
-    from analytics_provider.destinations import open_sql
+    parent task), and cut them into batches of at most `batch_size` (0: one batch with every key).
+    An empty result makes Airflow skip the mapped child instead of failing the run."""
     from analytics_provider.spec.loader import load_spec
 
     spec = load_spec(spec_path)
     resource = spec.resource(child)
-    parent_table = spec.resource(resource.parent).table if resource.parent else ""
-    loaded = sum(int((s.get("rows") or {}).get(parent_table) or 0) for s in summaries)
+    assert resource.parent is not None, f"`{child}` has no parent"
+    loads = parent_loads(parent_output, spec.resource(resource.parent).table)
+    if loads.empty:
+        return []
+    from analytics_provider.destinations import open_sql
+
     with open_sql(destination_conn_id, dataset_name) as sql:
-        keys = read_child_keys(sql, spec, resource, load_ids, refresh_parents, loaded)
+        keys = read_keys(sql, spec, resource, loads)
     return cut_batches(keys, batch_size, max_batches)
 
 
 def cut_batches(
     keys: list[dict[str, Any]], batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
 ) -> list[list[dict[str, Any]]]:
-    """Batches of `batch_size` keys (0: one batch), grown so that there are at most `max_batches`."""
+    """As few batches of at most `batch_size` keys (0: one batch) as there can be, no more than
+    `max_batches` (their size grows instead), and of even sizes: 450 keys by 200 are 150 + 150 + 150,
+    not 200 + 200 + 50, so mapped tasks started together also end together."""
     if not keys:
         return []
     size = batch_size if batch_size > 0 else len(keys)
-    size = max(size, -(-len(keys) // max_batches))
-    return [keys[i : i + size] for i in range(0, len(keys), size)]
+    count = min(max(-(-len(keys) // size), 1), max_batches)
+    step, extra = divmod(len(keys), count)
+    bounds = [i * step + min(i, extra) for i in range(count + 1)]
+    return [keys[bounds[i] : bounds[i + 1]] for i in range(count)]
 
 
 def _summaries(parent_output: Any) -> list[Mapping[str, Any]]:

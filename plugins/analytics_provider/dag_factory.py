@@ -1,12 +1,19 @@
 """Spec -> Airflow DAGs. Rendering only: imports neither dlt nor requests, touches no network.
 
-Each spec DAG becomes one Airflow DAG with one load task per resource. A child resource hangs
-under its parent through a small `plan_<child>` task that reads the keys the parent's loads
-recorded in the destination (child_keys.py) and cuts them into batches, and the child's load task is
-mapped over those batches (dynamic task mapping): one mapped task per batch, so a day with
-thousands of parents stays far below `max_map_length` and each task's start-up cost is paid per
-batch. An incremental child (pipelines per org) gets one batch holding every key, because its
-cursor state must have a single writer.
+Each spec DAG becomes one Airflow DAG with one load task per resource. A child's keys are what
+its parent's loads recorded in the destination (child_keys.py), and children are fanned out by
+dynamic task mapping:
+
+- a child of a task that is not mapped gets a small `plan_<child>` task that reads those keys
+  and cuts them into batches; the child's load task is mapped over the batches, one mapped task
+  per batch, so a day with thousands of parents stays far below `max_map_length`;
+- when that child has children of its own, the whole subtree is one mapped task group
+  (`<child>_batches`) over the batches: in each group instance, every task reads its keys from
+  the same instance's parent (`parent_output`). A batch's children start as soon as that batch's
+  parent is loaded, not when the whole level is: levels overlap, and no level waits for the
+  slowest batch of the one above;
+- an incremental child (pipelines per org) is one task reading every key itself, after every
+  batch of its parent when that is mapped, because its cursor state must have a single writer.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import DAG, Asset, Param, task, task_group
 
 from analytics_provider.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
@@ -67,6 +74,11 @@ class TaskPlan:
     """None: not mapped (a root). 0: one batch with every key (incremental child)."""
     doc: str = ""
 
+    @property
+    def reads_keys_itself(self) -> bool:
+        """A child that is one task with every key: it reads them from its parent's output."""
+        return self.parent is not None and self.batch_size == 0
+
 
 @dataclass(frozen=True)
 class DagPlan:
@@ -75,18 +87,39 @@ class DagPlan:
     description: str
     tasks: tuple[TaskPlan, ...] = field(default_factory=tuple)
 
+    def subtree(self, resource: str) -> list[TaskPlan]:
+        """`resource` and the tasks below it that load per batch of it, parents first. It stops at an
+        incremental child: that is one task after every batch (a single writer of its cursors)."""
+        names = {resource}
+        for t in self.tasks:  # parents come first, so one pass finds every descendant
+            if t.parent in names and not t.reads_keys_itself:
+                names.add(t.resource)
+        return [t for t in self.tasks if t.resource in names]
+
+    def fan_outs(self) -> dict[str, list[TaskPlan]]:
+        """Subtrees mapped over one plan task's batches, by their top child: every batched child of a
+        task that is not mapped itself."""
+        mapped: set[str] = set()
+        fan_outs: dict[str, list[TaskPlan]] = {}
+        for t in self.tasks:
+            if t.parent is None or t.reads_keys_itself or t.parent in mapped:
+                continue
+            fan_outs[t.resource] = self.subtree(t.resource)
+            mapped.update(m.resource for m in fan_outs[t.resource])
+        return fan_outs
+
 
 def render_plans(spec: Spec) -> list[DagPlan]:
     """Plain plans (testable without Airflow): tasks in an order where parents come first."""
     plans = []
     for dag in spec.dags:
         ordered = _parents_first(spec, dag)
-        tasks = tuple(_task_plan(spec.resource(name)) for name in ordered)
+        tasks = tuple(task_plan(spec.resource(name)) for name in ordered)
         plans.append(DagPlan(dag.dag_id, dag.schedule, dag.description, tasks))
     return plans
 
 
-def _task_plan(resource: ResourceSpec) -> TaskPlan:
+def task_plan(resource: ResourceSpec) -> TaskPlan:
     if resource.parent is None:
         batch = None
     elif resource.incremental is not None:
@@ -158,41 +191,64 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
         },
     ) as dag:
         loads: dict[str, Any] = {}
+        fan_outs = plan.fan_outs()
+        in_fan_out = {t.resource for subtree in fan_outs.values() for t in subtree}
         for t in plan.tasks:
-            common = {
-                "task_id": t.resource,
-                "resource": t.resource,
-                "spec_path": config.spec_path,
-                "analytics_conn_id": config.analytics_conn_id,
-                "destination_conn_id": config.destination_conn_id,
-                "dataset_name": config.dataset_name,
-                "strict_schema": config.strict_schema,
-                "start": "{{ params.start or '' }}",
-                "end": "{{ params.end or '' }}",
-                "org_slugs": "{{ params.orgs or '' }}",
-                "full_refresh": "{{ params.full_refresh }}",
-                "outlets": [
-                    Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")
-                ],
-                "doc_md": t.doc or None,
-                **({"pool": config.pool} if config.pool else {}),
-            }
-            if t.parent is None:
-                loads[t.resource] = AnalyticsLoadOperator(**common)
-                continue
-            plan_task = task(task_id=f"plan_{t.resource}")(plan_batches)(
-                loads[t.parent].output,
-                child=t.resource,
-                batch_size=t.batch_size or 0,
-                spec_path=config.spec_path,
-                destination_conn_id=config.destination_conn_id,
-                dataset_name=config.dataset_name,
-            )
-            loads[t.resource] = AnalyticsLoadOperator.partial(
-                map_index_template="{{ task.parent_keys | length }} keys from {{ task.parent_keys[0] | tojson }}",
-                **common,
-            ).expand(parent_keys=plan_task)
+            if t.resource in fan_outs:
+                keys = task(task_id=f"plan_{t.resource}")(plan_batches)(
+                    loads[t.parent].output,
+                    child=t.resource,
+                    batch_size=t.batch_size or 0,
+                    spec_path=config.spec_path,
+                    destination_conn_id=config.destination_conn_id,
+                    dataset_name=config.dataset_name,
+                )
+                loads.update(_fan_out(fan_outs[t.resource], keys, config))
+            elif t.resource not in in_fan_out:
+                parent_output = loads[t.parent].output if t.reads_keys_itself else None
+                loads[t.resource] = AnalyticsLoadOperator(parent_output=parent_output, **_load_args(t, config))
     return dag
+
+
+def _fan_out(subtree: list[TaskPlan], keys: Any, config: FactoryConfig) -> dict[str, Any]:
+    """The load tasks of `subtree`, mapped over `keys` (a plan task's batches): one mapped task for a
+    lone child, else one mapped task group whose instances each load one batch and its subtree."""
+    top = subtree[0]
+    mapped = {"map_index_template": "{{ batch }}"}
+    if len(subtree) == 1:
+        return {
+            top.resource: AnalyticsLoadOperator.partial(**mapped, **_load_args(top, config)).expand(parent_keys=keys)
+        }
+    loads: dict[str, Any] = {}
+
+    def one_batch(batch: Any) -> None:
+        for t in subtree:
+            source = {"parent_keys": batch} if t is top else {"parent_output": loads[t.parent].output}
+            loads[t.resource] = AnalyticsLoadOperator(**mapped, **source, **_load_args(t, config))
+
+    task_group(group_id=f"{top.resource}_batches", tooltip=f"`{top.resource}` and below, per batch of `{top.parent}`")(
+        one_batch
+    ).expand(batch=keys)
+    return loads
+
+
+def _load_args(t: TaskPlan, config: FactoryConfig) -> dict[str, Any]:
+    return {
+        "task_id": t.resource,
+        "resource": t.resource,
+        "spec_path": config.spec_path,
+        "analytics_conn_id": config.analytics_conn_id,
+        "destination_conn_id": config.destination_conn_id,
+        "dataset_name": config.dataset_name,
+        "strict_schema": config.strict_schema,
+        "start": "{{ params.start or '' }}",
+        "end": "{{ params.end or '' }}",
+        "org_slugs": "{{ params.orgs or '' }}",
+        "full_refresh": "{{ params.full_refresh }}",
+        "outlets": [Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")],
+        "doc_md": t.doc or None,
+        **({"pool": config.pool} if config.pool else {}),
+    }
 
 
 def build_dags(config: FactoryConfig | None = None) -> dict[str, DAG]:

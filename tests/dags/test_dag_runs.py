@@ -20,6 +20,8 @@ from tests.conftest import API_KEY, EMULATOR_NOW
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 LOGICAL_DATE = (EMULATOR_NOW - timedelta(days=1)).strftime("%Y-%m-%d")
+GROUP = "pipeline_workflows_batches"
+"""The mapped task group loading each batch of pipelines' workflows, their jobs and job details."""
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +81,11 @@ def test_an_empty_fan_out_skips_cleanly(airflow_env: dict[str, str]) -> None:
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     states = _states(airflow_env, "analytics_pipelines")
     assert states["self_collaborations"] == ["success"]
-    assert states["plan_pipelines"] == ["success"]
-    for task in ("pipelines", "pipeline_workflows", "workflow_jobs", "jobs", "context"):
+    assert states["pipelines"] == ["skipped"], "no org: no keys, skipped by the task itself"
+    fanned_out = [f"{GROUP}.{t}" for t in ("pipeline_workflows", "workflow", "workflow_jobs", "jobs")]
+    for task in ("plan_pipeline_workflows", *fanned_out, "context"):
         assert set(states[task]) == {"skipped"}, (task, states[task])
+    assert states["plan_context"] == ["success"], "no batches: Airflow skips the mapped `context`"
 
 
 def test_the_pipelines_dag_fans_out_over_mapped_batches(airflow_env: dict[str, str]) -> None:
@@ -92,7 +96,9 @@ def test_the_pipelines_dag_fans_out_over_mapped_batches(airflow_env: dict[str, s
     states = _states(airflow_env, "analytics_pipelines")
     assert all(state in ("success", "skipped") for values in states.values() for state in values), states
     assert states["pipelines"] == ["success"], "the incremental child runs as one task"
-    assert len(states["workflow_jobs"]) >= 1 and set(states["workflow_jobs"]) == {"success"}
+    batches = len(states[f"{GROUP}.pipeline_workflows"])
+    for task in ("pipeline_workflows", "workflow_jobs", "jobs"):
+        assert states[f"{GROUP}.{task}"] == ["success"] * batches, (task, states)
     with duckdb.connect(airflow_env["ANALYTICS_DUCKDB_PATH"], read_only=True) as con:
         pipelines = con.execute("SELECT count(*) FROM analytics.pipelines").fetchone()[0]
         jobs = con.execute("SELECT count(*), count(DISTINCT (project_slug, number)) FROM analytics.jobs").fetchone()

@@ -44,7 +44,17 @@ D = EMULATOR_NOW.replace(hour=0, minute=0)
 """The emulator's current day; its history covers the 10 days before `EMULATOR_NOW`."""
 BATCH_SIZE = 200
 """`resource_defaults.batch_size` of the shipped spec: parent keys per mapped task."""
-MAPPED_CHILDREN = ("context", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs")
+E2E_SCALE = 1.5
+"""~47 pipelines a day (seed 11): a few days hold more than one batch of them."""
+GROUP = "pipeline_workflows_batches"
+"""The mapped task group: per batch of pipelines, their workflows, job lists and job details."""
+FAN_OUTS = {
+    "plan_context": ("context",),
+    "plan_pipeline_workflows": tuple(
+        f"{GROUP}.{t}" for t in ("pipeline_workflows", "workflow", "workflow_jobs", "jobs")
+    ),
+}
+"""Plan tasks and the tasks mapped over their batches."""
 PRIMARY_KEYS = {
     "pipelines": ("id",),
     "workflow": ("id",),
@@ -162,7 +172,9 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerStack
     with contextlib.ExitStack() as cleanup:
         cleanup.enter_context(temporary_database(database))
 
-        emulator = spawn_emulator(EmulatorConfig(port=0, seed=11, days=10, now=iso(EMULATOR_NOW), api_key=API_KEY))
+        emulator = spawn_emulator(
+            EmulatorConfig(port=0, seed=11, days=10, scale=E2E_SCALE, now=iso(EMULATOR_NOW), api_key=API_KEY)
+        )
         cleanup.callback(emulator.stop)
 
         duckdb_path = home / "warehouse.duckdb"
@@ -240,27 +252,30 @@ def assert_window_children_loaded(stack: SchedulerStack, start: datetime, end: d
 
 
 def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]:
-    """Each child task ran once per batch its `plan_<child>` task returned (map indexes 0..n-1),
-    every batch at most BATCH_SIZE keys; returns the number of map indexes per child."""
+    """Each task of a fan-out ran once per batch its plan task returned (map indexes 0..n-1), every
+    batch at most BATCH_SIZE keys, and `pipelines` once (not mapped); returns the number of
+    batches per plan task."""
     tis = stack.task_instances(run_id)
     assert all(t["state"] == "success" or t["state"] == "skipped" for t in tis), stack.run_report([run_id])
+    assert [(t["map_index"], t["state"]) for t in tis if t["task_id"] == "pipelines"] == [(-1, "success")]
     counts = {}
-    for child in MAPPED_CHILDREN:
-        plan = stack.xcom(run_id, f"plan_{child}")
-        indexes = sorted(t["map_index"] for t in tis if t["task_id"] == child)
-        if not plan:  # an empty plan skips the mapped task
-            assert [(t["map_index"], t["state"]) for t in tis if t["task_id"] == child] == [(-1, "skipped")]
-            counts[child] = 0
-            continue
-        assert indexes == list(range(len(plan))), f"{run_id}: `{child}` map indexes {indexes}, plan {len(plan)}"
-        assert all(0 < len(batch) <= BATCH_SIZE for batch in plan), f"{child}: {[len(b) for b in plan]}"
-        # map_index_template names each mapped task by what it loads
-        names = {t["map_index"]: t.get("rendered_map_index") for t in tis if t["task_id"] == child}
+    for plan_task, mapped in FAN_OUTS.items():
+        plan = stack.xcom(run_id, plan_task)
+        counts[plan_task] = len(plan)
+        for task_id in mapped:
+            indexes = sorted(t["map_index"] for t in tis if t["task_id"] == task_id)
+            if not plan:  # an empty plan skips the mapped task
+                assert [(t["map_index"], t["state"]) for t in tis if t["task_id"] == task_id] == [(-1, "skipped")]
+                continue
+            assert indexes == list(range(len(plan))), f"{run_id}: `{task_id}` map indexes {indexes}, plan {len(plan)}"
+            # map_index_template names each mapped task by what it loads
+            names = {t["map_index"]: t.get("rendered_map_index") or "" for t in tis if t["task_id"] == task_id}
+            assert all(re.fullmatch(r"\d+ keys( from .+)?", name) for name in names.values()), (task_id, names)
+        assert all(0 < len(batch) <= BATCH_SIZE for batch in plan), f"{plan_task}: {[len(b) for b in plan]}"
+        top = {t["map_index"]: t.get("rendered_map_index") for t in tis if t["task_id"] == mapped[0]}
         for index, batch in enumerate(plan):
-            first = json.dumps(batch[0], sort_keys=False)
-            assert names[index] and names[index].startswith(f"{len(batch)} keys from "), names[index]
-            assert all(str(v) in names[index] for v in batch[0].values()), (names[index], first)
-        counts[child] = len(plan)
+            assert top[index].startswith(f"{len(batch)} keys from "), top[index]
+            assert all(str(v) in top[index] for v in batch[0].values()), (top[index], batch[0])
     return counts
 
 
@@ -297,7 +312,7 @@ def test_backfill_loads_exactly_its_data_intervals(airflow: SchedulerStack) -> N
     # each run loaded exactly its own interval (stateless window from the data interval)
     load_ids: list[str] = []
     for run in finished.values():
-        summary = airflow.xcom(run["dag_run_id"], "pipelines", map_index=0)
+        summary = airflow.xcom(run["dag_run_id"], "pipelines")
         window = summary["window"]
         assert window["origin"] == "backfill data interval" and window["stateless"], window
         assert (parse_ts(window["start"]), parse_ts(window["end"])) == (
@@ -323,11 +338,8 @@ def test_backfill_loads_exactly_its_data_intervals(airflow: SchedulerStack) -> N
 
     # mapped tasks ran mapped: one task instance per batch of parent keys
     counts = {run_id: assert_mapped_per_plan(airflow, run_id) for run_id in run_ids}
-    for run_id, per_child in counts.items():
-        assert per_child["pipeline_workflows"] >= 1, (run_id, per_child)
-        assert per_child["workflow_jobs"] >= 1, (run_id, per_child)
-    # `jobs` has more parent keys than one batch on at least one of these days (seed 11)
-    assert any(c["jobs"] > 1 for c in counts.values()), counts
+    for run_id, per_plan in counts.items():
+        assert per_plan["plan_pipeline_workflows"] >= 1, (run_id, per_plan)
 
 
 def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: SchedulerStack) -> None:
@@ -341,7 +353,7 @@ def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: SchedulerSta
     assert run["run_type"] == "manual"
     assert run["conf"] == {"start": iso(start), "end": iso(end)}
 
-    summary = airflow.xcom(run_id, "pipelines", map_index=0)
+    summary = airflow.xcom(run_id, "pipelines")
     window = summary["window"]
     assert window["origin"] == "params" and window["stateless"], window
     assert (parse_ts(window["start"]), parse_ts(window["end"])) == (start, end)
@@ -364,17 +376,18 @@ def test_manual_trigger_with_conf_loads_exactly_the_window(airflow: SchedulerSta
 
 
 def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
-    # a window with more job details than one batch, so `jobs` maps over several batches: the
-    # days just before the backfill's, which no other test loads (jobs already loaded and final
+    # a window with more pipelines than one batch, so the fan-out group maps over several batches:
+    # the days just before the backfill's, which no other test loads (jobs already loaded and final
     # are not fetched again, so a window over loaded days would not request the target job)
     for days in range(1, 7):
         start, end = D - (3 + days) * DAY, D - 3 * DAY
-        details = airflow.emulator.truth("jobs", since=iso(start), until=iso(end))
-        if len(details) > BATCH_SIZE:
+        pipelines = truth_ids(airflow, "pipelines", start, end)
+        if len(pipelines) > BATCH_SIZE:
             break
     else:
-        pytest.fail(f"the 6 days before the backfill hold {len(details)} job details, want > {BATCH_SIZE}")
-    target = details[0]  # any job of the window; which batch holds it is read from `plan_jobs` below
+        pytest.fail(f"the 6 days before the backfill hold {len(pipelines)} pipelines, want > {BATCH_SIZE}")
+    details = airflow.emulator.truth("jobs", since=iso(start), until=iso(end))
+    target = details[0]  # any job of the window; which batch holds it is read from the plan below
     slug, number = target["project_slug"], target["number"]
     # 500 (a retried status) on as many requests for this one job as the client attempts (1 + 3
     # retries in the shipped spec): the task's first try fails, its second try gets through
@@ -396,27 +409,28 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
         airflow.emulator.set_faults({})
     assert stats["faults"] == {"status": attempts}, stats["faults"]
 
-    plan = airflow.xcom(run_id, "plan_jobs")
-    assert len(plan) == math.ceil(len(details) / BATCH_SIZE)
-    hit = [i for i, batch in enumerate(plan) if {"project_slug": slug, "job_number": number} in batch]
-    assert len(hit) == 1, f"job {slug}/{number} in batches {hit}"
+    plan = airflow.xcom(run_id, "plan_pipeline_workflows")
+    assert len(plan) == math.ceil(len(pipelines) / BATCH_SIZE)
+    hit = [i for i, batch in enumerate(plan) if {"pipeline_id": target["pipeline"]["id"]} in batch]
+    assert len(hit) == 1, f"job {slug}/{number}'s pipeline in batches {hit}"
+    jobs = f"{GROUP}.jobs"
     tis = airflow.task_instances(run_id)
     tries = {(t["task_id"], t["map_index"]): (t["state"], t["try_number"]) for t in tis}
     # a skipped task never ran (try 0); every task that ran did so once, but the one map index
     retried = {key: value for key, value in tries.items() if value != ("skipped", 0) and value[1] != 1}
-    assert retried == {("jobs", hit[0]): ("success", 2)}, (
+    assert retried == {(jobs, hit[0]): ("success", 2)}, (
         f"expected only jobs[{hit[0]}] retried: {retried}" + airflow.run_report([run_id])
     )
     assert all(state in ("success", "skipped") for state, _ in tries.values()), tries
-    assert len([key for key in tries if key[0] == "jobs"]) == len(plan) > 1, tries
-    first_try = airflow.task_log(run_id, "jobs", hit[0], attempt=1)
+    assert len([key for key in tries if key[0] == jobs]) == len(plan) > 1, tries
+    first_try = airflow.task_log(run_id, jobs, hit[0], attempt=1)
     assert first_try is not None and "HTTP 500" in first_try.read_text(errors="replace"), first_try
 
     loaded = set(airflow.query("SELECT project_slug, number FROM analytics.jobs"))
     missing = {(d["project_slug"], d["number"]) for d in details} - loaded
     assert not missing, f"job details missing after the retry: {sorted(missing)[:5]}"
     # the target row was written by the second try of its map index
-    retry_loads = airflow.xcom(run_id, "jobs", map_index=hit[0])["load_ids"]
+    retry_loads = airflow.xcom(run_id, jobs, map_index=hit[0])["load_ids"]
     written_by = airflow.query(
         "SELECT _dlt_load_id FROM analytics.jobs WHERE project_slug = ? AND number = ?", [slug, number]
     )

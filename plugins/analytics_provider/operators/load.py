@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from analytics_provider.batching import parent_loads, read_keys
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.failures import translate_failure
@@ -27,11 +28,15 @@ class AnalyticsLoadOperator(BaseOperator):
 
     Returns a small summary for XCom: rows per table, load ids, requests made, the window, and on
     scheduled runs of a parent with a `refresh` block the parents whose children are re-read. A
-    child's keys are not in it: `plan_<child>` reads them from the rows these loads wrote.
+    child's keys are not in it: the child (or its `plan_<child>` task) reads them from the rows
+    these loads wrote.
 
     :param resource: name of the resource in the spec.
     :param parent_keys: for a child resource, the batch of parent keys to load (dicts of the
-        child's `bind` names); usually mapped from the upstream task's output.
+        child's `bind` names); usually mapped from a `plan_<child>` task's output.
+    :param parent_output: for a child resource, instead of `parent_keys`: the parent task's
+        summary (its XCom, or the list of a mapped parent's); the task reads every key the
+        parent's loads recorded, and is skipped when there are none.
     :param spec_path: a spec YAML; the provider's shipped spec by default.
     :param analytics_conn_id: Airflow connection of type `analytics_api`.
     :param destination_conn_id: Airflow connection of the destination (`postgres`, `duckdb`, or a
@@ -50,7 +55,15 @@ class AnalyticsLoadOperator(BaseOperator):
         a new field becomes a new column, a changed type a variant column.
     """
 
-    template_fields: Sequence[str] = ("start", "end", "dataset_name", "parent_keys", "org_slugs", "full_refresh")
+    template_fields: Sequence[str] = (
+        "start",
+        "end",
+        "dataset_name",
+        "parent_keys",
+        "parent_output",
+        "org_slugs",
+        "full_refresh",
+    )
     ui_color = "#d9ecff"
 
     def __init__(
@@ -58,6 +71,7 @@ class AnalyticsLoadOperator(BaseOperator):
         *,
         resource: str,
         parent_keys: list[dict[str, Any]] | None = None,
+        parent_output: dict[str, Any] | list[Any] | None = None,
         spec_path: str | None = None,
         analytics_conn_id: str = AnalyticsApiHook.default_conn_name,
         destination_conn_id: str | None = None,
@@ -73,6 +87,7 @@ class AnalyticsLoadOperator(BaseOperator):
         super().__init__(**kwargs)
         self.resource = resource
         self.parent_keys = parent_keys
+        self.parent_output = parent_output
         self.spec_path = spec_path
         self.analytics_conn_id = analytics_conn_id
         self.destination_conn_id = destination_conn_id
@@ -97,7 +112,7 @@ class AnalyticsLoadOperator(BaseOperator):
             return self._run(context, spec, resource, hook, settings)
         except AnalyticsAuthError as exc:
             error: BaseException = AirflowFailException(str(exc))
-        except AnalyticsApiError:
+        except (AnalyticsApiError, AirflowSkipException):
             raise
         except Exception as exc:
             error = translate_failure(exc, resource.name, settings.redact)
@@ -122,18 +137,12 @@ class AnalyticsLoadOperator(BaseOperator):
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
         )
         target = resolve_destination(self.destination_conn_id)
-        if resource.parent is not None and not self.parent_keys:
+        from_parent = self.parent_output is not None and resource.parent is not None
+        if from_parent and parent_loads(self.parent_output, spec.resource(resource.parent).table).empty:
+            raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
+        if resource.parent is not None and not from_parent and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
             return self._summary(resource, window, {}, [], 0, 0)
-        self.log.info(
-            "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
-            resource.name,
-            resource.endpoint.path,
-            f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
-            target.display,
-            self.dataset_name,
-            window.describe() if resource.incremental else "n/a (full read)",
-        )
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
@@ -145,6 +154,21 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock_for(self.dataset_name):
                 pipeline.sync_destination()
+                if from_parent:
+                    self.parent_keys = self._read_parent_keys(pipeline, spec, resource)
+            if resource.parent is not None:
+                _label_batch(context, self.parent_keys or [])
+                if not self.parent_keys:
+                    raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` loaded")
+            self.log.info(
+                "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
+                resource.name,
+                resource.endpoint.path,
+                f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
+                target.display,
+                self.dataset_name,
+                window.describe() if resource.incremental else "n/a (full read)",
+            )
             if _truthy(self.full_refresh) and resource.incremental and not window.stateless:
                 forgotten = _forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
                 self.log.info("Full refresh of `%s`: forgot %d stored cursors", resource.name, forgotten)
@@ -196,6 +220,13 @@ class AnalyticsLoadOperator(BaseOperator):
             summary["refresh_parents"] = refresh.parents()
         return summary
 
+    def _read_parent_keys(self, pipeline: Any, spec: Spec, resource: ResourceSpec) -> list[dict[str, Any]]:
+        """Every key of `resource` that the loads in `parent_output` recorded (under the lock)."""
+        assert resource.parent is not None
+        loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
+        with pipeline.sql_client() as sql:
+            return read_keys(sql, spec, resource, loads)
+
     def _summary(
         self,
         resource: ResourceSpec,
@@ -214,6 +245,16 @@ class AnalyticsLoadOperator(BaseOperator):
             "window": window.to_dict() if resource.incremental else None,
             "parent_keys": len(self.parent_keys or []),
         }
+
+
+def _label_batch(context: Any, keys: list[dict[str, Any]]) -> None:
+    """The mapped task's name in the UI (`map_index_template="{{ batch }}"`): its keys."""
+    if hasattr(context, "__setitem__"):
+        context["batch"] = f"{len(keys)} keys" + (f" from {_first(keys[0])}" if keys else "")
+
+
+def _first(key: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in key.items())
 
 
 def _truthy(value: bool | str | None) -> bool:

@@ -1,8 +1,8 @@
 """Run spec resources in-process, parents before children, the way the generated DAGs do.
 
 For tests, benchmarks and local development: no scheduler, no metadata DB; connections resolve
-from `AIRFLOW_CONN_*` environment variables. Children get their parents' keys through the same
-`plan_batches` the DAGs use (read from the destination the parents loaded into).
+from `AIRFLOW_CONN_*` environment variables. The tasks are the DAG factory's, with the keys read
+the same way (`plan_batches`, or the load task itself from its parent's summary).
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowSkipException
+
 from analytics_provider.batching import plan_batches
+from analytics_provider.dag_factory import DagPlan, task_plan
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import load_spec
 
@@ -34,31 +37,51 @@ def run_chain(
     spec_path: str | None = None,
     **operator_kwargs: Any,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Load `resources` in the given order (parents first); returns each resource's summaries
-    (one per batch for a child)."""
+    """Load `resources` (parents first) the way the generated DAG would: roots, incremental children
+    reading every key of their parent, and each fan-out's batches one after the other, a batch's
+    subtree right after it (its tasks reading keys from the same batch's parent). Returns each
+    resource's summaries (one per batch for a mapped child; none for a skipped task)."""
+    names = list(resources)
     spec = load_spec(spec_path)
+    for name in names:
+        parent = spec.resource(name).parent
+        if parent is not None and parent not in names[: names.index(name)]:
+            raise ValueError(f"`{name}` needs its parent `{parent}` earlier in the list")
+    plan = DagPlan("chain", "", "", tuple(task_plan(spec.resource(name)) for name in names))
     context = context if context is not None else task_context()
-    outputs: dict[str, list[dict[str, Any]]] = {}
-    for name in resources:
-        resource = spec.resource(name)
-        if resource.parent is None:
-            batches: list[Any] = [None]
-        else:
-            if resource.parent not in outputs:
-                raise ValueError(f"`{name}` needs its parent `{resource.parent}` earlier in the list")
-            size = 0 if resource.incremental else resource.batch_size
+    fan_outs = plan.fan_outs()
+    outputs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+
+    def run(name: str, index: int, **source: Any) -> dict[str, Any] | None:
+        op = AnalyticsLoadOperator(
+            task_id=f"{name}_{index}", resource=name, spec_path=spec_path, **source, **operator_kwargs
+        )
+        try:
+            summary = op.execute(context)
+        except AirflowSkipException:
+            return None
+        outputs[name].append(summary)
+        return summary
+
+    for t in plan.tasks:
+        if t.parent is None:
+            run(t.resource, 0)
+        elif t.reads_keys_itself:
+            run(t.resource, 0, parent_output=outputs[t.parent])
+        elif t.resource in fan_outs:
             batches = plan_batches(
-                outputs[resource.parent],
-                child=name,
-                batch_size=size,
+                outputs[t.parent],
+                child=t.resource,
+                batch_size=t.batch_size or 0,
                 spec_path=spec_path,
                 destination_conn_id=operator_kwargs.get("destination_conn_id"),
                 dataset_name=operator_kwargs.get("dataset_name", "analytics"),
             )
-        outputs[name] = []
-        for index, keys in enumerate(batches):
-            op = AnalyticsLoadOperator(
-                task_id=f"{name}_{index}", resource=name, parent_keys=keys, spec_path=spec_path, **operator_kwargs
-            )
-            outputs[name].append(op.execute(context))
+            for index, keys in enumerate(batches):
+                done = {t.resource: run(t.resource, index, parent_keys=keys)}
+                for below in fan_outs[t.resource][1:]:
+                    parent_output = done.get(below.parent or "")
+                    done[below.resource] = (
+                        run(below.resource, index, parent_output=parent_output) if parent_output else None
+                    )
     return outputs
