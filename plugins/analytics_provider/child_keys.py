@@ -1,10 +1,11 @@
-"""The keys a child's mapped tasks load: recorded with the parent's load, read by `plan_<child>`.
+"""The keys a child's tasks load: recorded with the parent's load, read back by `plan_<child>` or
+by the child's load task itself (batching.py).
 
 A parent's load writes, beside its rows and in the same load (so committed with them or not at
 all), the fields its children bind of each row to `_analytics_keys_<parent table>`: one row per
 page of parent rows, holding their projection as a JSON list (one row per parent row cost ~8 % of
 the load's CPU, mostly in dlt's normalizer; BENCHMARKS.md, session 3). The load task
-returns only its load ids; the `plan_<child>` task reads the rows of exactly those loads. Nothing
+returns only its load ids; the child's keys are read from the rows of exactly those loads. Nothing
 proportional to the rows is held in the load task's memory or sent through XCom, and a later load
 that merges the same parent rows again (another run, a backfill beside it, the `workflow`
 resource re-reading its sibling's rows) cannot take them away from this run's children.
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 FETCH_PAGES = 500
 KEYS_PREFIX = "_analytics_keys_"
 KEEP_KEYS = timedelta(days=30)
-"""How long recorded keys are kept: a plan task cleared and re-run within this finds its keys."""
+"""How long recorded keys are kept: a child task cleared and re-run within this finds its keys."""
 KEYS_COLUMN = "keys"
 KEYS_COLUMNS: dict[str, Any] = {KEYS_COLUMN: {"data_type": "json"}}
 """dlt column hints of a keys table: the list stays one JSON value (no nested table)."""

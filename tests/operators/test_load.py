@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowSkipException
 
 from analytics_provider.batching import plan_batches
+from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import EMULATOR_NOW
@@ -147,6 +149,39 @@ def test_second_load_updates_rows_in_place(emulator: Any, api_connection: str, d
         if wf_id in names:
             assert names[wf_id] == truth[wf_id]["name"] and names[wf_id].endswith("-v2")
     assert any(wf_id in names for wf_id in changed), "a mutated workflow should be inside the window"
+
+
+def test_a_child_given_its_parents_output_loads_exactly_what_that_load_recorded(
+    emulator: Any, api_connection: str, duckdb_path: Path
+) -> None:
+    """How a task inside a mapped task group gets its keys: from the same instance's parent."""
+    query = _duckdb_query(duckdb_path)
+    window = {"start": _iso(EMULATOR_NOW - 2 * DAY), "end": _iso(EMULATOR_NOW)}
+    out = run_chain(["self_collaborations", "pipelines"], task_context(), **window)
+    first, second = (EMULATOR_NOW - 2 * DAY, EMULATOR_NOW - DAY), (EMULATOR_NOW - DAY, EMULATOR_NOW)
+    # a second `pipelines` load of only the last day: its output names only its own load
+    last_day = AnalyticsLoadOperator(
+        task_id="pipelines", resource="pipelines", parent_output=out["self_collaborations"][0],
+        start=_iso(second[0]), end=_iso(second[1]),
+    ).execute(task_context())  # fmt: skip
+    assert last_day["load_ids"] != out["pipelines"][0]["load_ids"]
+
+    child = AnalyticsLoadOperator(
+        task_id="pipeline_workflows", resource="pipeline_workflows", parent_output=last_day, **window
+    )
+    summary = child.execute(task_context())
+    day_two = {p["id"] for p in emulator.truth("pipelines", since=_iso(second[0]), until=_iso(second[1]))}
+    day_one = {p["id"] for p in emulator.truth("pipelines", since=_iso(first[0]), until=_iso(first[1]))}
+    assert day_one and summary["parent_keys"] == len(day_two), "the keys of that load, not of every load"
+    loaded = {r[0] for r in query("SELECT DISTINCT pipeline_id FROM analytics.workflow")}
+    assert loaded == {w["pipeline_id"] for w in emulator.truth("pipeline_workflows") if w["pipeline_id"] in day_two}
+
+    nothing = {"resource": "pipelines", "rows": {}, "load_ids": []}
+    with pytest.raises(AirflowSkipException, match="`pipelines` loaded nothing"):
+        AnalyticsLoadOperator(task_id="t", resource="pipeline_workflows", parent_output=nothing).execute(task_context())
+    lost = {"resource": "pipelines", "rows": {"pipelines": 3}, "load_ids": ["1234.5"]}
+    with pytest.raises(Exception, match="re-run the `pipelines` task"):
+        AnalyticsLoadOperator(task_id="t", resource="pipeline_workflows", parent_output=lost).execute(task_context())
 
 
 def test_two_normalize_processes_load_the_same_rows_and_keys(
