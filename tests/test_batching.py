@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.batching import cut_batches, plan_batches
+from analytics_provider.batching import ParentLoads, cut_batches, parent_loads, plan_batches
 from analytics_provider.child_keys import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
 
 
@@ -59,6 +59,20 @@ def test_nothing_loaded_gives_no_batches_without_opening_the_destination(parent_
     missing = tmp_path / "no" / "warehouse.duckdb"
     assert plan_batches(parent_output, "jobs", batch_size=10, destination_conn_id=None) == []
     assert not missing.parent.exists()
+
+
+def test_parent_loads_of_a_mapped_parent_skip_instances_that_returned_nothing() -> None:
+    """A mapped parent's output as Airflow hands it over: one entry per instance, None where an
+    instance was skipped (no XCom)."""
+    outputs = [
+        {"resource": "repos", "load_ids": ["2.0", "1.0"], "rows": {"repositories": 4}, "refresh_parents": ["a"]},
+        None,
+        {"resource": "repos", "load_ids": ["3.0"], "rows": {"repositories": 2}, "refresh_parents": ["a", "b"]},
+    ]
+    loads = parent_loads(outputs, "repositories")
+    assert loads == ParentLoads(load_ids=["1.0", "2.0", "3.0"], refresh_parents=["a", "b"], rows=6)
+    assert not loads.empty
+    assert parent_loads([None, None], "repositories").empty
 
 
 # --- against a real DuckDB file: keys recorded the way a parent's load records them ----------------

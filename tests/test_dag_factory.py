@@ -23,7 +23,7 @@ from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.batching import plan_batch_refs, plan_batches
 from analytics_provider.dag_factory import (
     DEFAULT_POOL,
     FactoryConfig,
@@ -40,6 +40,7 @@ from tests.test_batching import record
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 CUSTOM_SPEC = Path(__file__).resolve().parent / "dags" / "custom_spec.yaml"
+DEEP_SPEC = Path(__file__).resolve().parent / "dags" / "deep_spec.yaml"
 DAG_IDS = ["analytics_pipelines", "analytics_projects", "analytics_users"]
 UTC = timezone.utc
 
@@ -111,7 +112,7 @@ def test_a_lone_batched_child_is_a_task_mapped_over_its_plan_tasks_batches(dagba
         assert task.upstream_task_ids == {plan.task_id}, name
         assert list(task.expand_input.value) == ["parent_keys"]
         assert task.expand_input.value["parent_keys"].operator is plan
-        assert plan.python_callable is plan_batches
+        assert plan.python_callable is plan_batch_refs, "batches as XComs of their own, references returned"
         assert plan.op_kwargs["child"] == name
         assert plan.upstream_task_ids == {spec.resource(name).parent}, name
 
@@ -168,6 +169,20 @@ def test_roots_are_not_mapped(dagbag: DagBag, spec: Spec) -> None:
                 assert task.resource == name
 
 
+def test_an_incremental_child_of_a_task_group_waits_for_every_instance_and_tolerates_skipped_ones() -> None:
+    """A group instance whose batch had nothing to load is skipped; the incremental child after the
+    group must still load what the other instances loaded (it skips itself when none did)."""
+    dag = build_dags(FactoryConfig(spec_path=str(DEEP_SPEC)))["deep"]
+    group = dag.task_group_dict["repos_batches"]
+    assert isinstance(group, MappedTaskGroup)
+    assert {t.task_id for t in group} == {"repos_batches.repos", "repos_batches.branches"}
+    builds = dag.get_task("builds")
+    assert builds.upstream_task_ids == {"repos_batches.branches"}
+    assert builds.parent_output.operator is dag.get_task("repos_batches.branches")
+    assert builds.trigger_rule == "none_failed"
+    assert dag.get_task("repos_batches.branches").trigger_rule == "all_success", "inside: skip with the parent"
+
+
 def test_plan_tasks_cut_the_spec_batch_size(dagbag: DagBag, duckdb_path: Path) -> None:
     dag = dagbag.dags["analytics_pipelines"]
     where = {"spec_path": None, "destination_conn_id": None, "dataset_name": "analytics"}
@@ -176,7 +191,7 @@ def test_plan_tasks_cut_the_spec_batch_size(dagbag: DagBag, duckdb_path: Path) -
     orgs = [{"id": f"o{i:03d}", "slug": f"gh/o{i:03d}"} for i in range(450)]
     summary = {"load_ids": [record(duckdb_path, "self_collaborations", orgs)]}
     plan = dag.get_task("plan_context")
-    assert [len(b) for b in plan.python_callable(summary, **plan.op_kwargs)] == [150, 150, 150]
+    assert [len(b) for b in plan_batches(summary, **plan.op_kwargs)] == [150, 150, 150]
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)

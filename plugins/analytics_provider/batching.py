@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
+BATCH_REF = "batch_xcom"
+"""The key of a batch reference (plan_batch_refs): where the plan task pushed the batch."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,58 @@ def plan_batches(
     with open_sql(destination_conn_id, dataset_name) as sql:
         keys = read_keys(sql, spec, resource, loads)
     return cut_batches(keys, batch_size, max_batches)
+
+
+def plan_batch_refs(
+    parent_output: Any,
+    child: str,
+    batch_size: int = 0,
+    *,
+    spec_path: str | None = None,
+    destination_conn_id: str | None = None,
+    dataset_name: str = "analytics",
+    max_batches: int = MAX_MAP_LENGTH,
+) -> list[dict[str, Any]]:
+    """The generated DAGs' `plan_<child>` task: `plan_batches`, with each batch pushed as an XCom
+    of its own (`batch_<i>`) and a small reference returned per batch. Airflow hands every mapped
+    task the whole return value of the task it is mapped over; at 1M parent keys the batches
+    themselves are ~60 MB, the references a few KB. The load task pulls only its own batch."""
+    from airflow.sdk import get_current_context
+
+    batches = plan_batches(
+        parent_output,
+        child,
+        batch_size,
+        spec_path=spec_path,
+        destination_conn_id=destination_conn_id,
+        dataset_name=dataset_name,
+        max_batches=max_batches,
+    )
+    ti = get_current_context()["ti"]
+    refs = []
+    for index, batch in enumerate(batches):
+        ti.xcom_push(key=f"batch_{index}", value=batch)
+        refs.append(batch_ref(ti.task_id, index, batch))
+    return refs
+
+
+def batch_ref(task_id: str, index: int, batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {BATCH_REF: {"task_id": task_id, "key": f"batch_{index}"}, "keys": len(batch), "first": batch[0]}
+
+
+def is_batch_ref(value: Any) -> bool:
+    return isinstance(value, Mapping) and BATCH_REF in value
+
+
+def pull_batch(ref: Mapping[str, Any], context: Any) -> list[dict[str, Any]]:
+    """The batch a reference names, from the plan task's XCom."""
+    where = ref[BATCH_REF]
+    batch = context["ti"].xcom_pull(task_ids=where["task_id"], key=where["key"])
+    if batch is None:
+        raise LookupError(
+            f"no XCom `{where['key']}` of `{where['task_id']}`: clear the plan task to cut the batches again"
+        )
+    return list(batch)
 
 
 def cut_batches(

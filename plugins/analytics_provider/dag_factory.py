@@ -25,7 +25,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task, task_group
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.batching import plan_batch_refs
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
@@ -195,7 +195,7 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
         in_fan_out = {t.resource for subtree in fan_outs.values() for t in subtree}
         for t in plan.tasks:
             if t.resource in fan_outs:
-                keys = task(task_id=f"plan_{t.resource}")(plan_batches)(
+                keys = task(task_id=f"plan_{t.resource}")(plan_batch_refs)(
                     loads[t.parent].output,
                     child=t.resource,
                     batch_size=t.batch_size or 0,
@@ -205,8 +205,14 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                 )
                 loads.update(_fan_out(fan_outs[t.resource], keys, config))
             elif t.resource not in in_fan_out:
-                parent_output = loads[t.parent].output if t.reads_keys_itself else None
-                loads[t.resource] = AnalyticsLoadOperator(parent_output=parent_output, **_load_args(t, config))
+                source: dict[str, Any] = {}
+                if t.reads_keys_itself:
+                    source["parent_output"] = loads[t.parent].output
+                    if t.parent in in_fan_out:
+                        # a batch of the mapped parent that had nothing to load was skipped: the
+                        # other batches' keys are still to be loaded (it skips itself on none)
+                        source["trigger_rule"] = "none_failed"
+                loads[t.resource] = AnalyticsLoadOperator(**source, **_load_args(t, config))
     return dag
 
 

@@ -76,6 +76,21 @@ def _states(env: dict[str, str], dag_id: str) -> dict[str, list[str]]:
     return states
 
 
+def _xcom(env: dict[str, str], dag_id: str, task_id: str, key: str) -> Any:
+    """An XCom of the DAG's latest run (the unmapped task's), from the metadata DB."""
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+        row = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? AND map_index = -1",
+            (dag_id, run_id, task_id, key),
+        ).fetchone()
+    assert row is not None, f"no XCom {key} of {task_id}"
+    value = json.loads(row[0])
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_an_empty_fan_out_skips_cleanly(airflow_env: dict[str, str]) -> None:
     result = _dags_test(airflow_env, "analytics_pipelines", {"orgs": "gh/no-such-org"})
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -99,7 +114,18 @@ def test_the_pipelines_dag_fans_out_over_mapped_batches(airflow_env: dict[str, s
     batches = len(states[f"{GROUP}.pipeline_workflows"])
     for task in ("pipeline_workflows", "workflow_jobs", "jobs"):
         assert states[f"{GROUP}.{task}"] == ["success"] * batches, (task, states)
+    # the plan task returns a small reference per batch; each batch is an XCom of its own
+    refs = _xcom(airflow_env, "analytics_pipelines", "plan_pipeline_workflows", "return_value")
+    assert len(refs) == batches
+    handed: list[str] = []
+    for ref in refs:
+        where = ref["batch_xcom"]
+        batch = _xcom(airflow_env, "analytics_pipelines", where["task_id"], where["key"])
+        assert len(batch) == ref["keys"] and batch[0] == ref["first"], ref
+        handed += [key["pipeline_id"] for key in batch]
     with duckdb.connect(airflow_env["ANALYTICS_DUCKDB_PATH"], read_only=True) as con:
         pipelines = con.execute("SELECT count(*) FROM analytics.pipelines").fetchone()[0]
         jobs = con.execute("SELECT count(*), count(DISTINCT (project_slug, number)) FROM analytics.jobs").fetchone()
+        pipeline_ids = {r[0] for r in con.execute("SELECT id FROM analytics.pipelines").fetchall()}
     assert pipelines > 0 and jobs[0] == jobs[1] > 0
+    assert len(handed) == len(set(handed)) and set(handed) == pipeline_ids, "every pipeline in one batch"

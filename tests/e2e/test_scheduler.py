@@ -96,10 +96,10 @@ class SchedulerStack(AirflowStack):
     def task_instances(self, run_id: str) -> list[dict[str, Any]]:
         return self.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 500})["task_instances"]
 
-    def xcom(self, run_id: str, task_id: str, map_index: int = -1) -> Any:
+    def xcom(self, run_id: str, task_id: str, map_index: int = -1, key: str = "return_value") -> Any:
         entry = self.api(
             "GET",
-            f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+            f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
             params={"map_index": map_index, "deserialize": "true"},
         )
         value = entry["value"]
@@ -251,10 +251,17 @@ def assert_window_children_loaded(stack: SchedulerStack, start: datetime, end: d
     assert not missing, f"{len(missing)} of {len(detail_keys)} job details missing, e.g. {sorted(missing)[:5]}"
 
 
+def batch_of(stack: SchedulerStack, run_id: str, ref: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch a plan task's reference names, from the plan task's XCom."""
+    where = ref["batch_xcom"]
+    return stack.xcom(run_id, where["task_id"], key=where["key"])
+
+
 def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]:
     """Each task of a fan-out ran once per batch its plan task returned (map indexes 0..n-1), every
     batch at most BATCH_SIZE keys, and `pipelines` once (not mapped); returns the number of
-    batches per plan task."""
+    batches per plan task. A plan task returns one small reference per batch; the batch itself
+    is an XCom of its own."""
     tis = stack.task_instances(run_id)
     assert all(t["state"] == "success" or t["state"] == "skipped" for t in tis), stack.run_report([run_id])
     assert [(t["map_index"], t["state"]) for t in tis if t["task_id"] == "pipelines"] == [(-1, "success")]
@@ -271,9 +278,11 @@ def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]
             # map_index_template names each mapped task by what it loads
             names = {t["map_index"]: t.get("rendered_map_index") or "" for t in tis if t["task_id"] == task_id}
             assert all(re.fullmatch(r"\d+ keys( from .+)?", name) for name in names.values()), (task_id, names)
-        assert all(0 < len(batch) <= BATCH_SIZE for batch in plan), f"{plan_task}: {[len(b) for b in plan]}"
         top = {t["map_index"]: t.get("rendered_map_index") for t in tis if t["task_id"] == mapped[0]}
-        for index, batch in enumerate(plan):
+        for index, ref in enumerate(plan):
+            batch = batch_of(stack, run_id, ref)
+            assert 0 < len(batch) == ref["keys"] <= BATCH_SIZE, (plan_task, index, len(batch), ref)
+            assert batch[0] == ref["first"]
             assert top[index].startswith(f"{len(batch)} keys from "), top[index]
             assert all(str(v) in top[index] for v in batch[0].values()), (top[index], batch[0])
     return counts
@@ -411,7 +420,9 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
 
     plan = airflow.xcom(run_id, "plan_pipeline_workflows")
     assert len(plan) == math.ceil(len(pipelines) / BATCH_SIZE)
-    hit = [i for i, batch in enumerate(plan) if {"pipeline_id": target["pipeline"]["id"]} in batch]
+    hit = [
+        i for i, ref in enumerate(plan) if {"pipeline_id": target["pipeline"]["id"]} in batch_of(airflow, run_id, ref)
+    ]
     assert len(hit) == 1, f"job {slug}/{number}'s pipeline in batches {hit}"
     jobs = f"{GROUP}.jobs"
     tis = airflow.task_instances(run_id)

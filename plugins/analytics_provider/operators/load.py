@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from analytics_provider.batching import parent_loads, read_keys
+from analytics_provider.batching import is_batch_ref, parent_loads, pull_batch, read_keys
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.failures import translate_failure
@@ -33,7 +33,8 @@ class AnalyticsLoadOperator(BaseOperator):
 
     :param resource: name of the resource in the spec.
     :param parent_keys: for a child resource, the batch of parent keys to load (dicts of the
-        child's `bind` names); usually mapped from a `plan_<child>` task's output.
+        child's `bind` names), or a reference to a batch a `plan_<child>` task pushed to XCom
+        (what the generated DAGs map over).
     :param parent_output: for a child resource, instead of `parent_keys`: the parent task's
         summary (its XCom, or the list of a mapped parent's); the task reads every key the
         parent's loads recorded, and is skipped when there are none.
@@ -137,6 +138,8 @@ class AnalyticsLoadOperator(BaseOperator):
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
         )
         target = resolve_destination(self.destination_conn_id)
+        if is_batch_ref(self.parent_keys):
+            self.parent_keys = pull_batch(self.parent_keys, context)
         from_parent = self.parent_output is not None and resource.parent is not None
         if from_parent and parent_loads(self.parent_output, spec.resource(resource.parent).table).empty:
             raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
