@@ -6,7 +6,9 @@ Imported when DAG files are parsed: nothing here imports dlt until a plan task r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,37 +78,33 @@ def plan_batches(
     return cut_batches(keys, batch_size, max_batches)
 
 
-def plan_batch_refs(
-    parent_output: Any,
-    child: str,
-    batch_size: int = 0,
-    *,
-    spec_path: str | None = None,
-    destination_conn_id: str | None = None,
-    dataset_name: str = "analytics",
-    max_batches: int = MAX_MAP_LENGTH,
-) -> list[dict[str, Any]]:
-    """The generated DAGs' `plan_<child>` task: `plan_batches`, with each batch pushed as an XCom
-    of its own (`batch_<i>`) and a small reference returned per batch. Airflow hands every mapped
-    task the whole return value of the task it is mapped over; at 1M parent keys the batches
-    themselves are ~60 MB, the references a few KB. The load task pulls only its own batch."""
-    from airflow.sdk import get_current_context
+def _pushing_batches(plan: Callable[..., list[list[dict[str, Any]]]]) -> Callable[..., list[dict[str, Any]]]:
+    """`plan` as the generated DAGs' `plan_<child>` task: each batch pushed as an XCom of its own
+    (`batch_<i>`), a small reference returned per batch. Airflow hands every mapped task the whole
+    return value of the task it is mapped over; at 1M parent keys the batches are ~60 MB, the
+    references a few KB. The load task pulls only its own batch. (`functools.wraps` keeps
+    `plan`'s signature, from which Airflow decides what to pass.)"""
 
-    batches = plan_batches(
-        parent_output,
-        child,
-        batch_size,
-        spec_path=spec_path,
-        destination_conn_id=destination_conn_id,
-        dataset_name=dataset_name,
-        max_batches=max_batches,
+    @functools.wraps(plan)
+    def plan_batch_refs(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+        refs = []
+        for index, batch in enumerate(plan(*args, **kwargs)):
+            ti.xcom_push(key=f"batch_{index}", value=batch)
+            refs.append(batch_ref(ti.task_id, index, batch))
+        return refs
+
+    plan_batch_refs.__doc__ = _pushing_batches.__doc__
+    plan_batch_refs.__name__ = plan_batch_refs.__qualname__ = "plan_batch_refs"
+    plan_batch_refs.__signature__ = inspect.signature(plan).replace(  # type: ignore[attr-defined]
+        return_annotation="list[dict[str, Any]]"
     )
-    ti = get_current_context()["ti"]
-    refs = []
-    for index, batch in enumerate(batches):
-        ti.xcom_push(key=f"batch_{index}", value=batch)
-        refs.append(batch_ref(ti.task_id, index, batch))
-    return refs
+    return plan_batch_refs
+
+
+plan_batch_refs = _pushing_batches(plan_batches)
 
 
 def batch_ref(task_id: str, index: int, batch: list[dict[str, Any]]) -> dict[str, Any]:

@@ -60,12 +60,15 @@ def _dags_test(env: dict[str, str], dag_id: str, conf: dict[str, Any] | None = N
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
 
 
+def _latest_run(db: sqlite3.Connection, dag_id: str) -> str:
+    (run_id,) = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)).fetchone()
+    return str(run_id)
+
+
 def _states(env: dict[str, str], dag_id: str) -> dict[str, list[str]]:
     """Task states of the DAG's latest run, from the metadata DB (one entry per map index)."""
     with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
-        (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-        ).fetchone()
+        run_id = _latest_run(db, dag_id)
         rows = db.execute(
             "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index",
             (dag_id, run_id),
@@ -79,9 +82,7 @@ def _states(env: dict[str, str], dag_id: str) -> dict[str, list[str]]:
 def _xcom(env: dict[str, str], dag_id: str, task_id: str, key: str) -> Any:
     """An XCom of the DAG's latest run (the unmapped task's), from the metadata DB."""
     with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
-        (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-        ).fetchone()
+        run_id = _latest_run(db, dag_id)
         row = db.execute(
             "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? AND map_index = -1",
             (dag_id, run_id, task_id, key),
