@@ -140,10 +140,12 @@ class AnalyticsLoadOperator(BaseOperator):
         target = resolve_destination(self.destination_conn_id)
         if is_batch_ref(self.parent_keys):
             self.parent_keys = pull_batch(self.parent_keys, context)
-        from_parent = self.parent_output is not None and resource.parent is not None
-        if from_parent and parent_loads(self.parent_output, spec.resource(resource.parent).table).empty:
-            raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
-        if resource.parent is not None and not from_parent and not self.parent_keys:
+        loads = None
+        if self.parent_output is not None and resource.parent is not None:
+            loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
+            if loads.empty:
+                raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
+        if resource.parent is not None and loads is None and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
             return self._summary(resource, window, {}, [], 0, 0)
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
@@ -157,8 +159,9 @@ class AnalyticsLoadOperator(BaseOperator):
             )
             with target.lock_for(self.dataset_name):
                 pipeline.sync_destination()
-                if from_parent:
-                    self.parent_keys = self._read_parent_keys(pipeline, spec, resource)
+                if loads is not None:
+                    with pipeline.sql_client() as sql:  # under the lock, like every read of the destination
+                        self.parent_keys = read_keys(sql, spec, resource, loads)
             if resource.parent is not None:
                 _label_batch(context, self.parent_keys or [])
                 if not self.parent_keys:
@@ -222,13 +225,6 @@ class AnalyticsLoadOperator(BaseOperator):
             summary["refresh"] = refresh.summary()
             summary["refresh_parents"] = refresh.parents()
         return summary
-
-    def _read_parent_keys(self, pipeline: Any, spec: Spec, resource: ResourceSpec) -> list[dict[str, Any]]:
-        """Every key of `resource` that the loads in `parent_output` recorded (under the lock)."""
-        assert resource.parent is not None
-        loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
-        with pipeline.sql_client() as sql:
-            return read_keys(sql, spec, resource, loads)
 
     def _summary(
         self,
