@@ -3,15 +3,16 @@ from an emulator with 50 ms latency and a 50 requests/second rate limit.
 
 Operator: the chain `self_collaborations -> pipelines -> pipeline_workflows -> workflow_jobs -> jobs`
 run the way the generated `analytics_pipelines` DAG runs it (`ChainRun`, built from the DAG factory's
-own plan): one task per root, `pipelines` reading its keys itself, a `plan_pipeline_workflows` task
-(a forked process reading the keys from the DuckDB file; 200 pipelines a batch, the shipped spec),
-then one instance of the mapped task group per batch, in which `workflow_jobs[i]` starts as soon as
-`pipeline_workflows[i]` has loaded and `jobs[i]` as soon as `workflow_jobs[i]` has. Load tasks run
-in a pool of N slots (the README's `analytics_api` pool has 4), highest priority weight first
-(Airflow's default rule), each task instance a fresh process forked from a parent that has
-imported Airflow and the operator module but not dlt, like Airflow 3's LocalExecutor forks a task
-process from its worker. Scheduler latency between tasks is not included. Failed tasks are
-counted and queued again at once (Airflow: `retries=2` after `retry_delay`).
+own plan): one task per root (`pipelines` is one: it reads the orgs from the API itself), a
+`plan_pipeline_workflows` task (a forked process reading the keys from the DuckDB file; 200
+pipelines a batch, the shipped spec), then one instance of the mapped task group per batch, in
+which `workflow_jobs[i]` starts as soon as `pipeline_workflows[i]` has loaded and `jobs[i]` as soon
+as `workflow_jobs[i]` has. Load tasks run in a pool of N slots (the README's `analytics_api` pool
+has 4), highest priority weight first (Airflow's default rule), each task instance a fresh process
+forked from a parent that has imported Airflow and the operator module but not dlt, like Airflow
+3's LocalExecutor forks a task process from its worker. Scheduler latency between tasks is not
+included. Failed tasks are counted and queued again at once (Airflow: `retries=2` after
+`retry_delay`).
 
 Plain dlt: the same four levels as one `rest_api_source` with child resources
 (`{resources.<parent>.<field>}`), sequential and with `parallelized=True`, in one fresh process.
@@ -121,8 +122,8 @@ def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) 
 
 
 class ChainRun:
-    """The DAG's tasks for CHAIN (dag_factory's own plan: roots, `pipelines` reading its keys itself,
-    `plan_pipeline_workflows`, then one mapped task group instance per batch), run by an executor
+    """The DAG's tasks for CHAIN (dag_factory's own plan: roots, `pipelines` among them reading its
+    orgs itself, `plan_pipeline_workflows`, then one mapped task group instance per batch), run by an executor
     with `slots` pool slots: a task instance is queued when its upstream instance (the same map
     index inside the group) has succeeded, and free slots go to the queued instance with the highest
     priority weight (Airflow's default `downstream` rule), then the lowest map index, as Airflow's
@@ -145,8 +146,9 @@ class ChainRun:
         self.plan_seconds = 0.0
 
     def run(self) -> None:
-        first = self.plan.tasks[0]
-        self._queue(first.resource, -1, {})
+        for root in self.plan.tasks:
+            if root.parent is None:
+                self._queue(root.resource, -1, {})
         while self.queued or self.running:
             while self.queued and self.running < self.slots:
                 self.queued.sort()
@@ -466,6 +468,16 @@ def main() -> int:
     return 0
 
 
+def budget_line(timeline: list[list[int]]) -> str:
+    """The emulator's per-second counts as `served` per 5-second span, and the budget left unused
+    (seconds under the limit, before the last second)."""
+    served = [ok for ok, _ in timeline]
+    spans = [sum(served[i : i + 5]) for i in range(0, len(served), 5)]
+    unused = sum(max(0.0, RATE_LIMIT - n) for n in served[1:-1]) / RATE_LIMIT
+    refused = sum(r for _, r in timeline)
+    return f"{unused:.1f} s of budget unused; {refused} refused; per 5 s: " + " ".join(str(n) for n in spans)
+
+
 def report(
     results: dict[str, list[dict[str, Any]]], truth: dict[str, int], scale: float, count: int, args: Any
 ) -> None:
@@ -576,6 +588,12 @@ def report(
         ratio = _common.median(r["ratio"] for r in op)
         failures = sum(r["failures"] for r in op)
         out(f"Target wall/bound <= 1.3: {_common.verdict(ratio, 1.3, higher_is_better=False)}")
+        out()
+        out("Requests served a second (first run of each variant; the limit allows 50, and 50 more at the start):")
+        out()
+        for variant, runs in results.items():
+            if runs:
+                out(f"- {variant}: {budget_line(runs[0]['stats'].get('timeline') or [])}")
         out(f"Target zero failures: {'MET' if failures == 0 else f'MISSED ({failures} failed task instances)'}")
         out()
     payload = {"results": results, "truth": truth, "scale": scale, "pipelines": count, "slots": args.slots}

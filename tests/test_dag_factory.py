@@ -149,12 +149,23 @@ def test_an_incremental_child_is_one_task_reading_every_key_of_its_parent(
     dagbag: DagBag, custom_dagbag: DagBag
 ) -> None:
     """Its cursors need a single writer: no plan task, no mapping, after every batch of a mapped parent."""
-    pipelines = dagbag.dags["analytics_pipelines"].get_task("pipelines")
-    assert isinstance(pipelines, AnalyticsLoadOperator) and pipelines.upstream_task_ids == {"self_collaborations"}
-    assert pipelines.parent_output.operator.task_id == "self_collaborations" and pipelines.parent_keys is None
     builds = custom_dagbag.dags["custom_orgs"].get_task("builds")
     assert isinstance(builds, AnalyticsLoadOperator) and builds.upstream_task_ids == {"repos"}
     assert isinstance(builds.parent_output.operator, MappedOperator), "every mapped `repos` task's output"
+    assert builds.parent_keys is None
+
+
+def test_a_child_that_fetches_its_parent_is_a_root_of_the_dag(dagbag: DagBag, spec: Spec) -> None:
+    """`pipelines` reads the orgs from the API itself (`fetch_parent`): it starts with the run, beside
+    `self_collaborations`, and the fan-out below it does not wait for that task."""
+    assert spec.resource("pipelines").fetch_parent and spec.resource("pipelines").parent == "self_collaborations"
+    dag = dagbag.dags["analytics_pipelines"]
+    pipelines = dag.get_task("pipelines")
+    assert isinstance(pipelines, AnalyticsLoadOperator) and not pipelines.is_mapped
+    assert pipelines.upstream_task_ids == set()
+    assert pipelines.parent_output is None and pipelines.parent_keys is None
+    assert dag.get_task("self_collaborations").downstream_task_ids == {"plan_context"}
+    assert "| `pipelines` | `analytics.pipelines` | `self_collaborations`, read by the task itself |" in dag.doc_md
 
 
 def test_roots_are_not_mapped(dagbag: DagBag, spec: Spec) -> None:
@@ -395,15 +406,16 @@ def test_render_plans_orders_parents_first(spec: Spec) -> None:
 
 def test_render_plans_batch_sizes(spec: Spec) -> None:
     tasks = {t.resource: t for p in render_plans(spec) for t in p.tasks}
-    assert tasks["pipelines"].batch_size == 0, "incremental child: one batch, one cursor writer"
+    assert tasks["pipelines"].batch_size is None and tasks["pipelines"].parent is None, "fetches its parent: a root"
+    assert tasks["pipelines"].fetches == "self_collaborations"
     for name, t in tasks.items():
         resource = spec.resource(name)
-        if resource.parent is None:
+        if resource.parent is None or resource.fetch_parent:
             assert t.batch_size is None, name
         elif resource.incremental is None:
             assert t.batch_size == resource.batch_size == 200, name
         assert t.table == resource.table
-        assert t.parent == resource.parent
+        assert t.parent == (None if resource.fetch_parent else resource.parent)
     assert tasks["pipeline_workflows"].table == "workflow"
 
 

@@ -86,7 +86,7 @@ def read_child_keys(
             yield row
 
     found, skipped = child_keys(child.bind, rows(), child.only_if)
-    found.sort(key=_key_order)  # the same batches whatever order the pages come back in
+    found.sort(key=key_order)  # the same batches whatever order the pages come back in
     if parent_rows_loaded and not counted[0]:
         raise LookupError(
             f"`{parent.name}` loaded {parent_rows_loaded} rows in loads {', '.join(load_ids)}, but `{table}` holds "
@@ -130,7 +130,7 @@ def recorded_rows(sql: Any, table: str, fields: list[str], load_ids: Sequence[st
                         yield {field: row.get(field) for field in fields}
 
 
-def _key_order(key: dict[str, Any]) -> tuple[tuple[bool, Any], ...]:
+def key_order(key: dict[str, Any]) -> tuple[tuple[bool, Any], ...]:
     """Numbers in numeric order, before any other value in text order."""
     return tuple((False, v) if isinstance(v, (int, float)) else (True, str(v)) for v in key.values())
 

@@ -13,7 +13,9 @@ dynamic task mapping:
   parent is loaded, not when the whole level is: levels overlap, and no level waits for the
   slowest batch of the one above;
 - an incremental child (pipelines per org) is one task reading every key itself, after every
-  batch of its parent when that is mapped, because its cursor state must have a single writer.
+  batch of its parent when that is mapped, because its cursor state must have a single writer;
+  with `fetch_parent` (pipelines) it reads its parent's rows from the API itself and is a root of
+  the DAG, so the fan-out below it does not wait for the parent's task.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class TaskPlan:
     batch_size: int | None = None
     """None: not mapped (a root). 0: one batch with every key (incremental child)."""
     doc: str = ""
+    fetches: str | None = None
+    """The parent whose rows the task reads from the API itself (`fetch_parent`): no upstream task."""
 
     @property
     def reads_keys_itself(self) -> bool:
@@ -120,6 +124,8 @@ def render_plans(spec: Spec) -> list[DagPlan]:
 
 
 def task_plan(resource: ResourceSpec) -> TaskPlan:
+    if resource.fetch_parent:  # a root of the DAG: its keys come with its own requests
+        return TaskPlan(resource.name, resource.table, None, None, resource.description, fetches=resource.parent)
     if resource.parent is None:
         batch = None
     elif resource.incremental is not None:
@@ -127,6 +133,12 @@ def task_plan(resource: ResourceSpec) -> TaskPlan:
     else:
         batch = resource.batch_size
     return TaskPlan(resource.name, resource.table, resource.parent, batch, resource.description)
+
+
+def _keys_from(t: TaskPlan) -> str:
+    if t.fetches:
+        return f"`{t.fetches}`, read by the task itself"
+    return f"`{t.parent}`" if t.parent else "schedule"
 
 
 def _parents_first(spec: Spec, dag: DagSpec) -> list[str]:
@@ -157,7 +169,7 @@ def timetable_for(schedule: str) -> Any:
 
 def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
     doc = [f"### {plan.dag_id}", plan.description, "", "| task | loads table | keys from |", "|---|---|---|"]
-    doc += [f"| `{t.resource}` | `{config.dataset_name}.{t.table}` | {t.parent or 'schedule'} |" for t in plan.tasks]
+    doc += [f"| `{t.resource}` | `{config.dataset_name}.{t.table}` | {_keys_from(t)} |" for t in plan.tasks]
     with DAG(
         dag_id=plan.dag_id,
         schedule=timetable_for(plan.schedule),

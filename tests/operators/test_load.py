@@ -250,6 +250,28 @@ def test_explicit_window_is_exact_and_leaves_the_cursor_alone(
     assert pages <= 2 * len(emulator.truth("self_collaborations"))
 
 
+def test_pipelines_reads_the_orgs_from_the_api_itself_without_their_task(
+    emulator: Any, api_connection: str, duckdb_path: Path
+) -> None:
+    """`fetch_parent`: the DAG runs `pipelines` beside `self_collaborations`, not after it; the orgs
+    come with one more request of its own, and nothing of the orgs is written by it."""
+    query = _duckdb_query(duckdb_path)
+    window = {"start": _iso(EMULATOR_NOW - DAY), "end": _iso(EMULATOR_NOW)}
+    emulator.reset_stats()
+    summary = AnalyticsLoadOperator(task_id="pipelines", resource="pipelines", **window).execute(task_context())
+    orgs = emulator.truth("self_collaborations")
+    truth = emulator.truth("pipelines", since=window["start"], until=window["end"])
+    assert truth and summary["parent_keys"] == len(orgs) > 1
+    _assert_same_keys(_ids(query, "pipelines"), [p["id"] for p in truth], "pipelines")
+    routes = emulator.stats()["routes"]
+    assert routes["GET /v2/me/collaborations"] == 1
+    assert summary["requests"] == 1 + routes["GET /v2/pipeline"], "the orgs' request is counted with the task's"
+    tables = {r[0] for r in query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'")}
+    assert "self_collaborations" not in tables, "the orgs table is the `self_collaborations` task's to write"
+    # its own children still get their keys from what it loaded
+    assert plan_batches(summary, "pipeline_workflows") != []
+
+
 def test_a_run_limited_to_some_orgs_loads_only_those(emulator: Any, api_connection: str, duckdb_path: Path) -> None:
     query = _duckdb_query(duckdb_path)
     orgs = emulator.truth("self_collaborations")

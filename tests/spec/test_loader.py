@@ -442,6 +442,27 @@ INVALID_SPECS = [
         id="child-in-a-different-dag-than-its-parent",
     ),
     pytest.param(
+        ("resources", 1, "fetch_parent"),
+        True,
+        "resources[1] (`repos`).fetch_parent",
+        "is for an `incremental` child",
+        id="fetch-parent-on-a-batched-child",
+    ),
+    pytest.param(
+        ("resources", 2, "fetch_parent"),
+        True,
+        "resources[2] (`builds`).fetch_parent",
+        "the parent `repos` is a child or incremental",
+        id="fetch-parent-of-a-child",
+    ),
+    pytest.param(
+        ("resources", 2, "fetch_parent"),
+        "yes",
+        "resources[2] (`builds`).fetch_parent",
+        "expected true or false",
+        id="fetch-parent-not-a-bool",
+    ),
+    pytest.param(
         ("dags", 1, "resources"),
         ["users", "teams", "orgs"],
         "dags[1] (`user_dag`).resources",

@@ -145,7 +145,22 @@ class AnalyticsLoadOperator(BaseOperator):
             loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
             if loads.empty:
                 raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
-        if resource.parent is not None and loads is None and not self.parent_keys:
+        session = hook.get_conn(spec.client.error_handler)
+        org_slugs = _slugs(self.org_slugs) or settings.org_slugs
+        # what the dlt source of this resource (and of a fetched parent) is built with
+        source_args = {
+            "settings": settings,
+            "session": session,
+            "dataset": self.dataset_name,
+            "window": window,
+            "org_slugs": org_slugs,
+        }
+        fetched = 0  # requests made for the parent's rows (`fetch_parent`)
+        if resource.fetch_parent and loads is None and self.parent_keys is None:
+            from analytics_provider.dlt_source.parent_fetch import fetch_parent_keys
+
+            self.parent_keys, fetched = fetch_parent_keys(spec, resource, **source_args)
+        elif resource.parent is not None and loads is None and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
             return self._summary(resource, window, {}, [], 0, 0)
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
@@ -165,7 +180,8 @@ class AnalyticsLoadOperator(BaseOperator):
             if resource.parent is not None:
                 _label_batch(context, self.parent_keys or [])
                 if not self.parent_keys:
-                    raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` loaded")
+                    where = "the API listed" if resource.fetch_parent else "loaded"
+                    raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` {where}")
             self.log.info(
                 "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
                 resource.name,
@@ -181,13 +197,9 @@ class AnalyticsLoadOperator(BaseOperator):
             built = build_source(
                 spec,
                 resource,
-                settings=settings,
-                session=hook.get_conn(spec.client.error_handler),
-                dataset=self.dataset_name,
-                window=window,
                 parent_keys=self.parent_keys,
-                org_slugs=_slugs(self.org_slugs) or settings.org_slugs,
                 state=dict(pipeline.state),
+                **source_args,
             )
             pipeline.extract(
                 built.source,
@@ -211,16 +223,17 @@ class AnalyticsLoadOperator(BaseOperator):
                         if not window.stateless:
                             refresh = refresh_for(spec, resource, sql, _reference_time(context), self.log)
             load_ids = list(load_info.loads_ids)
+        requests_made = fetched + built.stats.total
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
             resource.name,
             rows or "{}",
             ",".join(load_ids) or "-",
-            built.stats.total,
+            requests_made,
             dict(built.stats.by_status),
             time.monotonic() - started,
         )
-        summary = self._summary(resource, window, rows, load_ids, built.stats.total, built.stats.not_found_as_empty)
+        summary = self._summary(resource, window, rows, load_ids, requests_made, built.stats.not_found_as_empty)
         if refresh is not None:
             summary["refresh"] = refresh.summary()
             summary["refresh_parents"] = refresh.parents()

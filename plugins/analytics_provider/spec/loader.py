@@ -41,6 +41,7 @@ _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor",
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
     "carry", "only_if", "incremental", "refresh", "skip_loaded", "org_field", "columns", "table_name", "batch_size",
+    "fetch_parent",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
@@ -225,6 +226,13 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ctx.fail(f"{path}.batch_size", f"expected a positive integer, got {batch_size!r}")
     columns = ctx.typed(r.get("columns") or {}, f"{path}.columns", dict, "a mapping of column hints")
+    fetch_parent = ctx.typed(r.get("fetch_parent", False), f"{path}.fetch_parent", bool, "true or false")
+    if fetch_parent and (not parent or r.get("incremental") is None):
+        raise ctx.fail(
+            f"{path}.fetch_parent",
+            "`fetch_parent` is for an `incremental` child (one task with every parent key); "
+            "give it a `parent` and an `incremental` block, or drop `fetch_parent`",
+        )
     return ResourceSpec(
         name=name,
         endpoint=endpoint,
@@ -242,6 +250,7 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         org_field=r.get("org_field"),
         table_name=r.get("table_name"),
         batch_size=batch_size,
+        fetch_parent=fetch_parent,
     )
 
 
@@ -319,6 +328,14 @@ def _check_graph(ctx: _Ctx, resources: dict[str, ResourceSpec]) -> None:
                 raise ctx.fail(f"resources[{names.index(r.name)}] (`{r.name}`).parent", f"cycle: {cycle}")
             chain.append(node)
             node = resources[node].parent
+    for r in resources.values():
+        parent = resources[r.parent] if r.fetch_parent and r.parent else None
+        if parent is not None and (parent.parent is not None or parent.incremental is not None):
+            raise ctx.fail(
+                f"resources[{names.index(r.name)}] (`{r.name}`).fetch_parent",
+                f"the parent `{parent.name}` is a child or incremental: its rows are read in windows or per key, "
+                "so this task cannot read them whole; drop `fetch_parent`",
+            )
 
 
 SCHEDULE_PRESETS = {

@@ -120,6 +120,10 @@ class ResourceSpec:
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     table_name: str | None = None
     batch_size: int = 200
+    fetch_parent: bool = False
+    """Read the parent's rows from the API in this resource's own task (the parent must be a root
+    list that is not incremental, and this child one task with every key, i.e. incremental) instead
+    of from what the parent's task loaded: the task then does not wait for the parent's task."""
 
     @property
     def table(self) -> str:

@@ -45,7 +45,8 @@ def run_chain(
     spec = load_spec(spec_path)
     for name in names:
         parent = spec.resource(name).parent
-        if parent is not None and parent not in names[: names.index(name)]:
+        fetched = spec.resource(name).fetch_parent  # reads its parent's rows from the API itself
+        if parent is not None and not fetched and parent not in names[: names.index(name)]:
             raise ValueError(f"`{name}` needs its parent `{parent}` earlier in the list")
     plan = DagPlan("chain", "", "", tuple(task_plan(spec.resource(name)) for name in names))
     context = context if context is not None else task_context()

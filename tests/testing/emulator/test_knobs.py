@@ -53,7 +53,12 @@ def test_rate_limit_answers_429_with_honest_retry_after(http: requests.Session) 
             assert name in r.headers
         time.sleep(wait)
         assert client.get("/v2/me").status_code == 200
-        assert emu.stats()["by_status"]["429"] == len(limited)
+        stats = emu.stats()
+        assert stats["by_status"]["429"] == len(limited)
+        # per second since the reset: [served, refused]; the 12 came in the first second, one more after the wait
+        timeline = stats["timeline"]
+        assert timeline[0] == [12 - len(limited), len(limited)]
+        assert sum(ok for ok, _ in timeline) == 13 - len(limited) and len(timeline) == 1 + wait
 
 
 def test_status_fault_by_count(fresh: Client) -> None:

@@ -4,7 +4,7 @@
 GET      /_emulator/health              ``{"status": "ok", "now": ..., ...}``
 GET      /_emulator/config              data knobs (seed, days, scale, start, now) and live knobs
 POST     /_emulator/settings            ``{"latency_ms": 20, "rate_limit": 50}`` (either key)
-GET      /_emulator/stats               ``{"total", "routes": {"GET /v2/pipeline": 12}, "by_status", "faults"}``
+GET      /_emulator/stats               ``{"total", "routes": {"GET /v2/x": 12}, "by_status", "faults", "timeline"}``
 POST     /_emulator/stats/reset         zero the stats
 GET      /_emulator/truth/<resource>    ``{"resource", "now", "count", "rows"}``; ``?since=&until=``
 GET      /_emulator/faults              the fault config in force

@@ -58,7 +58,9 @@ class RateLimiter:
 
 
 class Stats:
-    """Counts of API requests by route template (``"GET /v2/pipeline"``) and by status."""
+    """Counts of API requests by route template (``"GET /v2/pipeline"``) and by status, and per second
+    since the last reset (``timeline``: ``[served, refused with 429]`` per second), which shows where
+    a client left the rate limit's budget unused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -70,6 +72,8 @@ class Stats:
             self._status: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._total = 0
+            self._since = time.monotonic()
+            self._seconds: list[list[int]] = []
 
     def record(self, route: str, status: int, faults: list[str] | None = None) -> None:
         """Count one request; ``status`` 0 means the connection was reset (counted as ``reset``)."""
@@ -78,6 +82,10 @@ class Stats:
             self._status[str(status) if status else "reset"] += 1
             self._total += 1
             self._faults.update(faults or ())
+            second = int(time.monotonic() - self._since)
+            while len(self._seconds) <= second:
+                self._seconds.append([0, 0])
+            self._seconds[second][1 if status == 429 else 0] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -86,4 +94,5 @@ class Stats:
                 "routes": dict(sorted(self._routes.items())),
                 "by_status": dict(sorted(self._status.items())),
                 "faults": dict(sorted(self._faults.items())),
+                "timeline": [list(pair) for pair in self._seconds],
             }

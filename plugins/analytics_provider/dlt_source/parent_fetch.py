@@ -1,0 +1,48 @@
+"""A `fetch_parent` child's keys: its parent's rows read from the API in the child's own task.
+
+The parent is a root list (the orgs of the key: one request), so reading it again costs less
+than waiting for the parent's task to load it: the child, and every fan-out below it, starts
+with the DAG run instead of after the parent's task (bench/fanout.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from requests import Session
+
+from analytics_provider.child_keys import key_order
+from analytics_provider.dlt_source.builder import build_source
+from analytics_provider.hooks.analytics_api import ApiSettings
+from analytics_provider.spec.keys import child_keys
+from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.window import LoadWindow
+
+log = logging.getLogger(__name__)
+
+
+def fetch_parent_keys(
+    spec: Spec,
+    child: ResourceSpec,
+    *,
+    settings: ApiSettings,
+    session: Session,
+    dataset: str,
+    window: LoadWindow,
+    org_slugs: tuple[str, ...] = (),
+) -> tuple[list[dict[str, Any]], int]:
+    """The distinct keys `child` loads, from its parent's rows as the API lists them now (the org
+    filter applied, as in the parent's own load), in the order batches use; and the requests made."""
+    assert child.parent is not None, f"`{child.name}` has no parent"
+    parent = spec.resource(child.parent)
+    built = build_source(
+        spec, parent, settings=settings, session=session, dataset=dataset, window=window, org_slugs=org_slugs
+    )
+    rows = list(built.source.resources[parent.name])
+    found, skipped = child_keys(child.bind, rows, child.only_if)
+    if skipped:
+        log.info("%d `%s` rows lack a value `%s` binds: not parents of it", skipped, parent.name, child.name)
+    found.sort(key=key_order)
+    log.info("`%s`: %d keys from %d `%s` rows read from the API", child.name, len(found), len(rows), parent.name)
+    return found, built.stats.total
