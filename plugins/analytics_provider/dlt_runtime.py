@@ -13,10 +13,11 @@ DLT_DEFAULTS = {
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     # dlt's own handler writes to stderr, which Airflow logs as ERROR; we log the summary ourselves
     "RUNTIME__LOG_LEVEL": "WARNING",
-    # parallel requests per mapped task: the pool's slots multiply it, and the API throttles per
-    # token (bench/fanout.py: 4 slots x dlt's default 5 threads drew 429 storms that failed tasks;
-    # 2 threads per task stayed within 1.12x of the rate-limit bound with no failure)
-    "EXTRACT__WORKERS": "2",
+    # threads of a child's extract: the most requests a task keeps in flight. How many it keeps is
+    # the request gate's (throttle.py): 2, and more only while the API says its rate limit is
+    # plainly unused. dlt's default of 5 threads a task, with 4 slots, drew 429 storms that failed
+    # tasks; a fixed 2 left the budget unused when one task ran alone (bench/fanout.py)
+    "EXTRACT__WORKERS": "4",
     # dlt gzips its intermediate files, which live in the task's temp dir and are deleted after
     # the load: CPU for nothing (bench/throughput.py)
     "DATA_WRITER__DISABLE_COMPRESSION": "true",
@@ -25,6 +26,20 @@ DLT_DEFAULTS = {
     # default of one file a table, one worker got it all (bench/throughput.py, `operator best`)
     "SOURCES__DATA_WRITER__FILE_MAX_ITEMS": "50000",
 }
+
+
+MIN_PARALLEL_REQUESTS = 2
+"""Requests a child's task keeps in flight at the start and after a 429."""
+
+
+def parallel_requests() -> tuple[int, int]:
+    """(floor, ceiling) of the requests a task keeps in flight: the ceiling is the extract's threads
+    (`EXTRACT__WORKERS`), the floor `MIN_PARALLEL_REQUESTS` or fewer."""
+    try:
+        ceiling = max(1, int(os.environ.get("EXTRACT__WORKERS") or DLT_DEFAULTS["EXTRACT__WORKERS"]))
+    except ValueError:
+        ceiling = int(DLT_DEFAULTS["EXTRACT__WORKERS"])
+    return min(MIN_PARALLEL_REQUESTS, ceiling), ceiling
 
 
 def configure_dlt_environment() -> None:

@@ -14,6 +14,7 @@ from requests import HTTPError, PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import JSONDecodeError, RequestException
 
+from analytics_provider.dlt_source.throttle import ConcurrencyGate
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
 
@@ -38,20 +39,36 @@ def retry_bad_body(response: Response | None, exception: BaseException | None) -
     return isinstance(exception, NotJsonError)
 
 
-def redacting_adapter(redact: Callable[[str], str], pool_maxsize: int = 50) -> HTTPAdapter:
+def redacting_adapter(
+    redact: Callable[[str], str], gate: ConcurrencyGate | None = None, pool_maxsize: int = 50
+) -> HTTPAdapter:
     """A transport whose connection errors never carry the key: requests puts the full URL, with a
     query-string key, in their text, and dlt keeps that text in its trace. The exception type is
-    kept, so the session still retries them."""
+    kept, so the session still retries them. With a `gate`, each request waits for room in it and
+    its answer moves the gate's limit (throttle.py)."""
 
     class RedactingAdapter(HTTPAdapter):
         def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+            if gate is None:
+                return self._send(request, *args, **kwargs)
+            gate.acquire()
+            response = None
+            try:
+                response = self._send(request, *args, **kwargs)
+                return response
+            finally:
+                gate.release(*((response.status_code, response.headers) if response is not None else (None, None)))
+
+        def _send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
             try:
                 return super().send(request, *args, **kwargs)
             except RequestException as exc:
                 error = type(exc)(redact(str(exc)))
             raise error  # outside the except block: no __context__ holding the original text
 
-    return RedactingAdapter(pool_maxsize=pool_maxsize)
+    adapter = RedactingAdapter(pool_maxsize=pool_maxsize)
+    adapter.gate = gate  # type: ignore[attr-defined]
+    return adapter
 
 
 class RequestStats:

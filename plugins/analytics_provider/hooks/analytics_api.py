@@ -104,7 +104,9 @@ class AnalyticsApiHook(BaseHook):
         """A session that sends the key and retries per `error_handler` (429 honours Retry-After)."""
         from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
 
+        from analytics_provider.dlt_runtime import parallel_requests
         from analytics_provider.dlt_source.responses import redacting_adapter, retry_bad_body
+        from analytics_provider.dlt_source.throttle import ConcurrencyGate
 
         eh = error_handler or ErrorHandlerSpec()
         settings = self.get_settings()
@@ -118,7 +120,7 @@ class AnalyticsApiHook(BaseHook):
             retry_condition=retry_bad_body,
         )
         session = client.session
-        adapter = redacting_adapter(settings.redact)
+        adapter = redacting_adapter(settings.redact, ConcurrencyGate(*parallel_requests()))
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         if settings.api_key:
