@@ -101,7 +101,8 @@ class AnalyticsApiHook(BaseHook):
         return self._settings
 
     def get_conn(self, error_handler: ErrorHandlerSpec | None = None) -> requests.Session:
-        """A session that sends the key and retries per `error_handler` (429 honours Retry-After)."""
+        """A session that sends the key, retries per `error_handler` (429 honours Retry-After) and keeps
+        as many requests in flight as the rate limit leaves room for (throttle.py)."""
         from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
 
         from analytics_provider.dlt_runtime import parallel_requests
