@@ -6,15 +6,15 @@ more per task drew 429 storms in which requests ran out of retries and tasks fai
 (bench/fanout.py). But when one task is left (the last batch of a fan-out), two requests use
 ~37 of the 50 requests a second allowed, for as long as that batch takes.
 
-A request refused with a 429 keeps its place in the gate while it waits out its `Retry-After`:
-otherwise another thread would take the place at once, and a task would keep more requests going
-than its limit (the waiting ones come back, all of them).
-
 So the gate starts at `floor` and widens by one only when the API's own count says the budget
 has been going unused for `calm` seconds: `RateLimit-Remaining` (or `X-RateLimit-Remaining`)
 at least `spare` of `RateLimit-Limit` on every answer over that span. It narrows by one (at most
 once per `calm`) when the remaining count reaches 0, and drops to `floor` on a 429. An API that
 sends no counts gets `floor` requests in flight, always.
+
+A request refused with a 429 keeps its place in the gate while it waits out its `Retry-After`:
+otherwise another thread would take the place at once, and a task would keep more requests going
+than its limit (the waiting ones come back, all of them). Gates that let it go failed tasks.
 """
 
 from __future__ import annotations
