@@ -15,7 +15,7 @@ Recorded keys older than `KEEP_KEYS` are pruned by later loads of the same paren
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,6 +63,22 @@ def recorded_page(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> d
     return {KEYS_COLUMN: [{f: row.get(f) for f in fields} for row in rows]}
 
 
+def distinct_keys(parent: ResourceSpec, child: ResourceSpec, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct keys `child` binds of `parent` rows (`only_if` applied), sorted: the same batches
+    whatever order the pages come back in. Rows without a bound value are counted in the log."""
+    found, skipped = child_keys(child.bind, rows, child.only_if)
+    found.sort(key=_key_order)
+    if skipped:
+        log.info(
+            "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
+            skipped,
+            parent.name,
+            child.name,
+            ", ".join(child.bind.values()),
+        )
+    return found
+
+
 def read_child_keys(
     sql: Any,
     spec: Spec,
@@ -85,20 +101,11 @@ def read_child_keys(
             counted[0] += 1
             yield row
 
-    found, skipped = child_keys(child.bind, rows(), child.only_if)
-    found.sort(key=key_order)  # the same batches whatever order the pages come back in
+    found = distinct_keys(parent, child, rows())
     if parent_rows_loaded and not counted[0]:
         raise LookupError(
             f"`{parent.name}` loaded {parent_rows_loaded} rows in loads {', '.join(load_ids)}, but `{table}` holds "
             f"no keys of them (pruned after {KEEP_KEYS.days} days, or dropped): re-run the `{parent.name}` task"
-        )
-    if skipped:
-        log.info(
-            "%d `%s` rows lack a value `%s` binds (%s): not parents of it",
-            skipped,
-            parent.name,
-            child.name,
-            ", ".join(child.bind.values()),
         )
     found = _with_refresh_parents(parent, child, found, refresh_parents)
     if child.skip_loaded and found:
@@ -130,7 +137,7 @@ def recorded_rows(sql: Any, table: str, fields: list[str], load_ids: Sequence[st
                         yield {field: row.get(field) for field in fields}
 
 
-def key_order(key: dict[str, Any]) -> tuple[tuple[bool, Any], ...]:
+def _key_order(key: dict[str, Any]) -> tuple[tuple[bool, Any], ...]:
     """Numbers in numeric order, before any other value in text order."""
     return tuple((False, v) if isinstance(v, (int, float)) else (True, str(v)) for v in key.values())
 

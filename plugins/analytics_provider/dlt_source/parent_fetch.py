@@ -12,10 +12,9 @@ from typing import Any
 
 from requests import Session
 
-from analytics_provider.child_keys import key_order
+from analytics_provider.child_keys import distinct_keys
 from analytics_provider.dlt_source.builder import build_source
 from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.spec.keys import child_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.window import LoadWindow
 
@@ -40,9 +39,6 @@ def fetch_parent_keys(
         spec, parent, settings=settings, session=session, dataset=dataset, window=window, org_slugs=org_slugs
     )
     rows = list(built.source.resources[parent.name])
-    found, skipped = child_keys(child.bind, rows, child.only_if)
-    if skipped:
-        log.info("%d `%s` rows lack a value `%s` binds: not parents of it", skipped, parent.name, child.name)
-    found.sort(key=key_order)
+    found = distinct_keys(parent, child, rows)
     log.info("`%s`: %d keys from %d `%s` rows read from the API", child.name, len(found), len(rows), parent.name)
     return found, built.stats.total
