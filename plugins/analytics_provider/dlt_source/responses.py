@@ -39,18 +39,14 @@ def retry_bad_body(response: Response | None, exception: BaseException | None) -
     return isinstance(exception, NotJsonError)
 
 
-def redacting_adapter(
-    redact: Callable[[str], str], gate: ConcurrencyGate | None = None, pool_maxsize: int = 50
-) -> HTTPAdapter:
+def redacting_adapter(redact: Callable[[str], str], gate: ConcurrencyGate, pool_maxsize: int = 50) -> HTTPAdapter:
     """A transport whose connection errors never carry the key: requests puts the full URL, with a
     query-string key, in their text, and dlt keeps that text in its trace. The exception type is
-    kept, so the session still retries them. With a `gate`, each request waits for room in it and
-    its answer moves the gate's limit (throttle.py)."""
+    kept, so the session still retries them. Each request waits for room in `gate`, and its answer
+    moves the gate's limit (throttle.py)."""
 
     class RedactingAdapter(HTTPAdapter):
         def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-            if gate is None:
-                return self._send(request, *args, **kwargs)
             gate.acquire()
             response = None
             try:
