@@ -57,10 +57,15 @@ class RateLimiter:
         }
 
 
+TIMELINE_SECONDS = 3600
+"""How much of the time since the last reset the per-second timeline covers (a long-running
+emulator would otherwise grow it by one entry a second)."""
+
+
 class Stats:
     """Counts of API requests by route template (``"GET /v2/pipeline"``) and by status, and per second
-    since the last reset (``timeline``: ``[served, refused with 429]`` per second), which shows where
-    a client left the rate limit's budget unused."""
+    for the first hour since the last reset (``timeline``: ``[served, refused with 429]`` per
+    second), which shows where a client left the rate limit's budget unused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -83,9 +88,10 @@ class Stats:
             self._total += 1
             self._faults.update(faults or ())
             second = int(time.monotonic() - self._since)
-            while len(self._seconds) <= second:
-                self._seconds.append([0, 0])
-            self._seconds[second][1 if status == 429 else 0] += 1
+            if second < TIMELINE_SECONDS:
+                while len(self._seconds) <= second:
+                    self._seconds.append([0, 0])
+                self._seconds[second][1 if status == 429 else 0] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
