@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.dlt_runtime import parallel_requests
-from analytics_provider.dlt_source.throttle import ConcurrencyGate
+from analytics_provider.dlt_source.throttle import ConcurrencyGate, retry_after_seconds
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
 
 
@@ -168,17 +168,42 @@ def test_against_the_emulator_a_session_opens_up_only_while_the_limit_is_plainly
     assert gate.in_flight == 0
 
 
-def test_a_refused_request_keeps_its_place_while_it_waits_out_retry_after() -> None:
+_LIMIT_SPENT = {"RateLimit-Remaining": "0", "RateLimit-Limit": "50"}
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "held"),
+    [
+        pytest.param("2", 2.0, id="seconds"),
+        pytest.param(None, 1.0, id="none-given"),
+        pytest.param("600", 60.0, id="capped-at-max-wait"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 1.0, id="a-date-already-past"),
+    ],
+)
+def test_a_refused_request_keeps_its_place_while_it_waits_out_retry_after(retry_after: str | None, held: float) -> None:
     clock = Clock()
-    gate = _gate(clock)
+    gate = ConcurrencyGate(floor=2, ceiling=4, clock=clock, max_wait=60.0)
     gate.acquire()
-    gate.release(429, {"Retry-After": "2", "RateLimit-Remaining": "0", "RateLimit-Limit": "50"})
+    gate.release(429, {**_LIMIT_SPENT, **({"Retry-After": retry_after} if retry_after else {})})
     gate.acquire()  # the other place
     entered, waiter = _acquire_in_a_thread(gate)
+    clock.now += held - 0.01
+    with gate._cond:
+        gate._cond.notify_all()
     assert not entered.wait(0.2), "a request took the place of one waiting out its Retry-After"
-    clock.now += 2.0  # the wait is over: its place is free again
+    clock.now += 0.01  # the wait is over: its place is free again
     with gate._cond:
         gate._cond.notify_all()
     assert entered.wait(2)
     waiter.join()
     assert gate.in_flight == 2
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    now = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after_seconds(" 3 ") == 3.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:05 GMT", wall_clock=lambda: now) == 5.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:27:00 GMT", wall_clock=lambda: now) is None, "past"
+    assert retry_after_seconds("0") is None
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None

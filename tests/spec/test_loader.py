@@ -463,6 +463,13 @@ INVALID_SPECS = [
         id="fetch-parent-not-a-bool",
     ),
     pytest.param(
+        ("resources", 2, "skip_loaded"),
+        {"slug": "slug"},
+        "resources[2] (`builds`).skip_loaded",
+        "would miss them",
+        id="skip-loaded-on-an-incremental-child",
+    ),
+    pytest.param(
         ("dags", 1, "resources"),
         ["users", "teams", "orgs"],
         "dags[1] (`user_dag`).resources",

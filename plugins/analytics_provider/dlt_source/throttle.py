@@ -14,7 +14,9 @@ sends no counts gets `floor` requests in flight, always.
 
 A request refused with a 429 keeps its place in the gate while it waits out its `Retry-After`:
 otherwise another thread would take the place at once, and a task would keep more requests going
-than its limit (the waiting ones come back, all of them). Gates that let it go failed tasks.
+than its limit (the waiting ones come back, all of them). Gates that let it go failed tasks. The
+place is held as long as the retry sleeps: `Retry-After` in seconds or as an HTTP date, capped at
+`max_wait` (the spec's `max_retry_delay`), 1 s when the answer gives none.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from email.utils import mktime_tz, parsedate_tz
 
 REMAINING = ("RateLimit-Remaining", "X-RateLimit-Remaining")
 LIMIT = ("RateLimit-Limit", "X-RateLimit-Limit")
@@ -35,6 +38,7 @@ class ConcurrencyGate:
     :param spare: share of the rate limit that must stay unused (remaining / limit) to widen.
     :param calm: seconds the budget must stay that unused before each step up; also the least
         time between two steps down on an exhausted budget.
+    :param max_wait: the longest a refused request waits out its `Retry-After` (the retry's cap).
     """
 
     def __init__(
@@ -44,10 +48,12 @@ class ConcurrencyGate:
         spare: float = 0.5,
         calm: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        max_wait: float = 60.0,
     ) -> None:
         if not 1 <= floor <= ceiling:
             raise ValueError(f"need 1 <= floor <= ceiling, got floor={floor}, ceiling={ceiling}")
         self.floor, self.ceiling, self.spare, self.calm = floor, ceiling, spare, calm
+        self.max_wait = max_wait
         self._clock = clock
         self._cond = threading.Condition()
         self.limit = floor
@@ -81,7 +87,8 @@ class ConcurrencyGate:
         now = self._clock()
         if status == 429:
             self.limit, self._unused_since = self.floor, None
-            self._waiting_out.append(now + (_count(headers, ("Retry-After",)) or 1))
+            wait = retry_after_seconds(headers.get("Retry-After"))
+            self._waiting_out.append(now + min(self.max_wait, wait if wait is not None else 1.0))
             return
         remaining, limit = _count(headers, REMAINING), _count(headers, LIMIT)
         if remaining is None or not limit:
@@ -108,3 +115,19 @@ def _count(headers: Mapping[str, str], names: tuple[str, ...]) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def retry_after_seconds(value: str | None, wall_clock: Callable[[], float] = time.time) -> float | None:
+    """Seconds a `Retry-After` asks to wait: a count of seconds or an HTTP date (RFC 9110); None
+    when absent, unreadable or already past (dlt's retry then falls back to its backoff)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        parsed = parsedate_tz(text)
+        if parsed is None:
+            return None
+        seconds = mktime_tz(parsed) - wall_clock()
+    return seconds if seconds > 0 else None

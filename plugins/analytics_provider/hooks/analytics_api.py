@@ -121,7 +121,8 @@ class AnalyticsApiHook(BaseHook):
             retry_condition=retry_bad_body,
         )
         session = client.session
-        adapter = redacting_adapter(settings.redact, ConcurrencyGate(*parallel_requests()))
+        gate = ConcurrencyGate(*parallel_requests(), max_wait=eh.max_retry_delay)
+        adapter = redacting_adapter(settings.redact, gate)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         if settings.api_key:

@@ -219,6 +219,12 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
     unknown_keys = sorted(set(skip_loaded.values()) - set(bind))
     if unknown_keys:
         raise ctx.fail(f"{path}.skip_loaded", f"{_ticks(unknown_keys)} not in `bind`; map table columns to bound keys")
+    if skip_loaded and r.get("incremental") is not None:
+        raise ctx.fail(
+            f"{path}.skip_loaded",
+            "an `incremental` child reads the new rows of every parent key on each run: skipping a key "
+            "already loaded would miss them; drop `skip_loaded` (or `incremental`)",
+        )
     refresh = _refresh(ctx, r.get("refresh"), f"{path}.refresh")
     if refresh is not None and r.get("incremental") is None:
         raise ctx.fail(f"{path}.refresh", "`refresh` works with an `incremental` resource's scheduled runs")
