@@ -21,8 +21,13 @@ Bound = requests the chain needs at least (from the emulator's truth: collaborat
 pages, one workflow list per pipeline, one job list per workflow, one detail per job fetched) /
 rate limit. Requests a failed task made before it was retried are not "needed".
 
+`--plan-in-parent` is an experiment, not the DAG: the fan-out parent's task cuts its child's
+batches itself, after its load, in its own process (what folding `plan_<child>` into the parent's
+task would do; BENCHMARKS.md, session 6).
+
 Run: `.venv/bin/python bench/fanout.py [--quick] [--slots 4] [--rounds 2] [--plain-rounds 1]
-[--sequential-rounds 1] [--batch-size N] [--max-retries N] [--env KEY=VALUE] [--no-plain]`
+[--sequential-rounds 1] [--batch-size N] [--max-retries N] [--env KEY=VALUE] [--no-plain]
+[--plan-in-parent]`
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ _STEPS = ("sync_destination", "extract", "normalize", "load")
 
 
 # -- the operator, the DAG's way ------------------------------------------------------------------
-def _task(args: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
-    """One task instance (runs in a forked process). `source` is `parent_keys` or `parent_output`."""
-    resource, source, context_args = args
+def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int] | None]) -> dict[str, Any]:
+    """One task instance (runs in a forked process). `source` is `parent_keys` or `parent_output`.
+    `plan` (`--plan-in-parent`): the fan-out child and batch size whose batches this task cuts
+    after its load, in its own process, instead of a plan task."""
+    resource, source, context_args, plan = args
     began = time.monotonic()  # CLOCK_MONOTONIC: comparable across the forked processes
     os.dup2(2, 1)  # the task's log lines go to stderr: stdout carries the report
     spec_path = context_args.get("spec_path")
@@ -76,11 +83,16 @@ def _task(args: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
         with _loads.phase_timer() as phases:
             op = AnalyticsLoadOperator(task_id=resource, resource=resource, spec_path=spec_path, **source)
             summary: dict[str, Any] | None = op.execute(context)
+        result: dict[str, Any] = {"ok": True, "summary": summary}
+        if plan is not None and summary is not None:
+            from analytics_provider.batching import plan_batches
+
+            result["batches"] = plan_batches([summary], child=plan[0], batch_size=plan[1], spec_path=spec_path)
         seconds = time.monotonic() - started
         steps = {p: phases[p] for p in _loads.PHASES}
         steps["import"] = imported
         steps["other"] = seconds - sum(steps.values())
-        return {"ok": True, "summary": summary, "seconds": seconds, "steps": steps, "span": (began, time.monotonic())}
+        return {**result, "seconds": seconds, "steps": steps, "span": (began, time.monotonic())}
     except AirflowSkipException:
         return {"ok": True, "summary": None, "seconds": time.monotonic() - started, "span": (began, time.monotonic())}
     except Exception as exc:  # a failed task instance: reported, retried by the caller
@@ -129,7 +141,9 @@ class ChainRun:
     priority weight (Airflow's default `downstream` rule), then the lowest map index, as Airflow's
     scheduler orders them."""
 
-    def __init__(self, pool: Any, spec_path: str | None, context_args: dict[str, Any], slots: int) -> None:
+    def __init__(
+        self, pool: Any, spec_path: str | None, context_args: dict[str, Any], slots: int, plan_in_parent: bool = False
+    ) -> None:
         from analytics_provider.dag_factory import DagPlan, task_plan
         from analytics_provider.spec.loader import load_spec
 
@@ -138,6 +152,8 @@ class ChainRun:
         self.fan_outs = self.plan.fan_outs()
         self.pool, self.spec_path, self.context_args, self.slots = pool, spec_path, context_args, slots
         self.weight = {t.resource: len(self.plan.subtree(t.resource)) for t in self.plan.tasks}
+        fanned = [t for t in self.plan.tasks if t.resource in self.fan_outs] if plan_in_parent else []
+        self.plans_in_task = {t.parent: (t.resource, t.batch_size or 0) for t in fanned}
         self.done: queue.SimpleQueue[tuple[tuple[str, int], dict[str, Any]]] = queue.SimpleQueue()
         self.queued: list[tuple[int, int, str, dict[str, Any]]] = []
         self.running = 0
@@ -163,7 +179,7 @@ class ChainRun:
                 continue
             self.results[(resource, index)] = result
             if result["summary"] is not None:
-                self._release(resource, index, result["summary"])
+                self._release(resource, index, result["summary"], result.get("batches"))
 
     def _queue(self, resource: str, index: int, source: dict[str, Any]) -> None:
         self.queued.append((-self.weight[resource], index, resource, source))
@@ -180,21 +196,30 @@ class ChainRun:
             self.done.put((key, {"ok": False, "error": repr(exc), "source": source}))
 
         self.pool.apply_async(
-            _task, ((resource, source, self.context_args),), callback=finished, error_callback=crashed
+            _task,
+            ((resource, source, self.context_args, self.plans_in_task.get(resource)),),
+            callback=finished,
+            error_callback=crashed,
         )
 
-    def _release(self, resource: str, index: int, summary: dict[str, Any]) -> None:
+    def _release(
+        self, resource: str, index: int, summary: dict[str, Any], batches: list[list[dict[str, Any]]] | None
+    ) -> None:
         """Queue what the finished instance unblocks: its children of the same map index, or (for the
-        parent of a fan-out) the plan task, run at once (it is in `default_pool`, not the API pool)."""
+        parent of a fan-out) the plan task, run at once (it is in `default_pool`, not the API pool),
+        or the batches the parent's task cut itself (`--plan-in-parent`)."""
         for child in self.plan.tasks:
             if child.parent != resource:
                 continue
             if child.resource in self.fan_outs:
-                size = child.batch_size or 0
-                planned = self.pool.apply(_plan, (([summary], child.resource, size, self.spec_path),))
-                self.plan_seconds += planned["seconds"]
-                self.results[(f"plan_{child.resource}", -1)] = planned
-                for i, batch in enumerate(planned["batches"]):
+                cut = batches if self.plans_in_task.get(resource, ("",))[0] == child.resource else None
+                if cut is None:
+                    size = child.batch_size or 0
+                    planned = self.pool.apply(_plan, (([summary], child.resource, size, self.spec_path),))
+                    self.plan_seconds += planned["seconds"]
+                    self.results[(f"plan_{child.resource}", -1)] = planned
+                    cut = planned["batches"]
+                for i, batch in enumerate(cut):
                     self._queue(child.resource, i, {"parent_keys": batch})
             else:
                 self._queue(child.resource, index, {"parent_output": summary})
@@ -207,6 +232,7 @@ def run_operator_chain(
     window: tuple[str, str],
     spec_path: str | None = None,
     env: dict[str, str] | None = None,
+    plan_in_parent: bool = False,
 ) -> dict[str, Any]:
     os.environ.update(_common.api_connection_env(emulator.base_url))
     os.environ["ANALYTICS_DUCKDB_PATH"] = db
@@ -221,7 +247,7 @@ def run_operator_chain(
     started = time.monotonic()
     # one process per task instance, at most `slots` at a time (maxtasksperchild=1)
     with ctx.Pool(processes=slots, maxtasksperchild=1) as pool:
-        chain = ChainRun(pool, spec_path, context_args, slots)
+        chain = ChainRun(pool, spec_path, context_args, slots, plan_in_parent)
         chain.run()
     wall = time.monotonic() - started
     levels = []
@@ -412,6 +438,11 @@ def main() -> int:
     ap.add_argument("--max-retries", type=int, default=None, help="the spec's error_handler.max_retries (default 3)")
     ap.add_argument("--no-plain", action="store_true", help="operator only")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the operator's tasks (dlt config)")
+    ap.add_argument(
+        "--plan-in-parent",
+        action="store_true",
+        help="an experiment: the fan-out parent's task cuts the batches itself (no plan task)",
+    )
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
@@ -449,7 +480,7 @@ def main() -> int:
                 _common.log(f"fanout round {r + 1}/{rounds}: {variant}")
                 if variant == "operator":
                     env = dict(pair.split("=", 1) for pair in args.env)
-                    res = run_operator_chain(emu, db, args.slots, window, spec_path, env)
+                    res = run_operator_chain(emu, db, args.slots, window, spec_path, env, args.plan_in_parent)
                 else:
                     res = run_plain(emu, db, parallel=variant == "plain parallelized")
                     res["wall_s"] = res["wall_s"]
@@ -490,6 +521,7 @@ def report(
         f"{truth['jobs_started']} started jobs ({truth['jobs_final']} final). Operator: pool of {args.slots} slots, "
         f"one forked process per task instance, {batch} parent keys a mapped task"
         + (f", task environment {args.env}" if args.env else "")
+        + (", batches cut in the parent's task (`--plan-in-parent`, an experiment)" if args.plan_in_parent else "")
         + (f", max_retries {args.max_retries}" if args.max_retries is not None else "")
         + "."
     )
