@@ -79,9 +79,10 @@ def test_provider_is_registered_with_its_connection_form() -> None:
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert "airflow-provider-analytics" in {p["package_name"] for p in json.loads(listed.stdout)}
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
+    assert "analytics_api" in ProvidersManagerTaskRuntime().hooks, "tasks resolve the connection type to the hook"
     manager = ProvidersManager()
-    assert "analytics_api" in manager.hooks
     widgets = manager.connection_form_widgets
     for field in ("auth_header", "auth_location", "org_slugs"):
         assert f"extra__analytics_api__{field}" in widgets
