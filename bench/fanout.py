@@ -615,7 +615,10 @@ def report(
             )
         )
         plans = [lv["plan_seconds"] for run in op for lv in run["levels"] if lv["plan_seconds"]]
-        out(f"Plan task(s): {', '.join(f'{x:.2f}' for x in plans)} s")
+        if plans:
+            out(f"Plan task(s): {', '.join(f'{x:.2f}' for x in plans)} s")
+        else:
+            out("Plan task(s): none (the batches were cut in the parent's task)")
         out()
         ratio = _common.median(r["ratio"] for r in op)
         failures = sum(r["failures"] for r in op)
