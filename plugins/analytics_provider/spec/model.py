@@ -114,7 +114,8 @@ class ResourceSpec:
     incremental: IncrementalSpec | None = None
     refresh: RefreshSpec | None = None
     skip_loaded: dict[str, str] = field(default_factory=dict)
-    """Child column -> key name: keys whose row is already in this resource's table are not fetched."""
+    """Child column -> key name: keys whose row is already in this resource's table are not fetched
+    (not for an `incremental` child, which reads the new rows of every key on each run)."""
     org_field: str | None = None
     """Field holding an org slug: when a run or the connection names orgs, other rows are dropped."""
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
