@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from analytics_provider.batching import ParentLoads, cut_batches, parent_loads, plan_batches
-from analytics_provider.child_keys import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
+from analytics_provider.batching import (
+    ParentLoads,
+    cut_batches,
+    parent_loads,
+    plan_batch_refs,
+    plan_batches,
+    pull_batch,
+)
+from analytics_provider.child_keys import (
+    KEYS_COLUMNS,
+    KEYS_PREFIX,
+    KeyList,
+    keys_table,
+    read_child_keys,
+    recorded_page,
+)
+from analytics_provider.destinations import open_sql
+from analytics_provider.spec.loader import load_spec
 
 
 def _keys(count: int) -> list[dict[str, Any]]:
@@ -189,3 +206,30 @@ def test_keys_are_read_from_postgres_too(pg_database: str, tmp_path: Path) -> No
     (load_id,) = info.loads_ids
     batches = plan_batches(_summary(load_id), "workflow_jobs", batch_size=2, destination_conn_id="analytics_warehouse")
     assert [[k["workflow_id"] for k in b] for b in batches] == [["w0", "w1"], ["w2", "w3"], ["w4"]]
+
+
+def test_the_plan_task_pushes_each_batch_as_its_own_xcom_and_returns_references(
+    duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the DAG's `plan_<child>` task runs: Airflow maps the child over the small references;
+    each mapped task pulls its own batch."""
+    load_id = record(duckdb_path, "workflow", [{"id": f"w{i}", "status": "success"} for i in range(5)])
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(task_id="plan_workflow_jobs", xcom_push=lambda key, value: pushed.__setitem__(key, value))
+    monkeypatch.setattr("airflow.sdk.get_current_context", lambda: {"ti": ti})
+    refs = plan_batch_refs(_summary(load_id), "workflow_jobs", batch_size=2)
+    assert [[k["workflow_id"] for k in b] for b in pushed.values()] == [["w0", "w1"], ["w2", "w3"], ["w4"]]
+    assert [r["keys"] for r in refs] == [2, 2, 1]
+    ti.xcom_pull = lambda task_ids, key: pushed[key] if task_ids == "plan_workflow_jobs" else None
+    assert [pull_batch(r, {"ti": ti}) for r in refs] == list(pushed.values()), "each reference names its batch"
+
+
+def test_keys_are_held_as_value_tuples_and_made_into_dicts_when_read(duckdb_path: Path) -> None:
+    """A dict per key took twice the memory of a tuple at 1M keys (bench/memory.py, plan task)."""
+    load_id = record(duckdb_path, "workflow_jobs", [_job(2), _job(1), _job(2)])
+    spec = load_spec()
+    with open_sql(None, "analytics") as sql:
+        keys = read_child_keys(sql, spec, spec.resource("jobs"), [load_id])
+    assert isinstance(keys, KeyList) and keys.values == [("gh/acme/api", 1), ("gh/acme/api", 2)]
+    assert keys[1:] == [{"project_slug": "gh/acme/api", "job_number": 2}]
+    assert list(keys) == [{"project_slug": "gh/acme/api", "job_number": n} for n in (1, 2)]

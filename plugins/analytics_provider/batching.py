@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from analytics_provider.child_keys import KeyList
     from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
@@ -43,14 +44,14 @@ def parent_loads(parent_output: Any, parent_table: str) -> ParentLoads:
     )
 
 
-def read_keys(sql: Any, spec: Spec, child: ResourceSpec, loads: ParentLoads) -> list[dict[str, Any]]:
+def read_keys(sql: Any, spec: Spec, child: ResourceSpec, loads: ParentLoads) -> KeyList:
     """The keys `child` loads, read from the rows `loads` recorded (child_keys.py)."""
     from analytics_provider.child_keys import read_child_keys
 
     return read_child_keys(sql, spec, child, loads.load_ids, loads.refresh_parents, loads.rows)
 
 
-def plan_batches(
+def iter_batches(
     parent_output: Any,
     child: str,
     batch_size: int = 0,
@@ -59,10 +60,11 @@ def plan_batches(
     destination_conn_id: str | None = None,
     dataset_name: str = "analytics",
     max_batches: int = MAX_MAP_LENGTH,
-) -> list[list[dict[str, Any]]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Read the keys `child` needs, recorded by the parent's loads (one summary, or one per mapped
-    parent task), and cut them into batches of at most `batch_size` (0: one batch with every key).
-    An empty result makes Airflow skip the mapped child instead of failing the run."""
+    parent task), and cut them into batches of at most `batch_size` (0: one batch with every key),
+    made one at a time from the compactly held keys. No batches make Airflow skip the mapped child
+    instead of failing the run."""
     from analytics_provider.spec.loader import load_spec
 
     spec = load_spec(spec_path)
@@ -70,20 +72,26 @@ def plan_batches(
     assert resource.parent is not None, f"`{child}` has no parent"
     loads = parent_loads(parent_output, spec.resource(resource.parent).table)
     if loads.empty:
-        return []
+        return
     from analytics_provider.destinations import open_sql
 
     with open_sql(destination_conn_id, dataset_name) as sql:
         keys = read_keys(sql, spec, resource, loads)
-    return cut_batches(keys, batch_size, max_batches)
+    for start, stop in batch_bounds(len(keys), batch_size, max_batches):
+        yield keys[start:stop]
 
 
-def _pushing_batches(plan: Callable[..., list[list[dict[str, Any]]]]) -> Callable[..., list[dict[str, Any]]]:
+def plan_batches(parent_output: Any, child: str, batch_size: int = 0, **where: Any) -> list[list[dict[str, Any]]]:
+    """Every batch of `iter_batches` as a list (`where`: its keyword-only arguments)."""
+    return list(iter_batches(parent_output, child, batch_size, **where))
+
+
+def _pushing_batches(plan: Callable[..., Iterable[list[dict[str, Any]]]]) -> Callable[..., list[dict[str, Any]]]:
     """`plan` as the generated DAGs' `plan_<child>` task: each batch pushed as an XCom of its own
-    (`batch_<i>`), a small reference returned per batch. Airflow hands every mapped task the whole
-    return value of the task it is mapped over; at 1M parent keys the batches are ~60 MB, the
-    references a few KB. The load task pulls only its own batch. (`functools.wraps` keeps
-    `plan`'s signature, from which Airflow decides what to pass.)"""
+    (`batch_<i>`) as soon as it is made, a small reference returned per batch. Airflow hands every
+    mapped task the whole return value of the task it is mapped over; at 1M parent keys the batches
+    are ~60 MB, the references a few KB. The load task pulls only its own batch. (`functools.wraps`
+    keeps `plan`'s signature, from which Airflow decides what to pass.)"""
 
     @functools.wraps(plan)
     def plan_batch_refs(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
@@ -104,7 +112,7 @@ def _pushing_batches(plan: Callable[..., list[list[dict[str, Any]]]]) -> Callabl
     return plan_batch_refs
 
 
-plan_batch_refs = _pushing_batches(plan_batches)
+plan_batch_refs = _pushing_batches(iter_batches)
 
 
 def batch_ref(task_id: str, index: int, batch: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,18 +135,23 @@ def pull_batch(ref: Mapping[str, Any], context: Any) -> list[dict[str, Any]]:
 
 
 def cut_batches(
-    keys: list[dict[str, Any]], batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
+    keys: Sequence[dict[str, Any]], batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
 ) -> list[list[dict[str, Any]]]:
-    """As few batches of at most `batch_size` keys (0: one batch) as there can be, no more than
-    `max_batches` (their size grows instead), and of even sizes: 450 keys by 200 are 150 + 150 + 150,
-    not 200 + 200 + 50, so mapped tasks started together also end together."""
-    if not keys:
+    """`keys` cut at `batch_bounds`."""
+    return [list(keys[start:stop]) for start, stop in batch_bounds(len(keys), batch_size, max_batches)]
+
+
+def batch_bounds(count: int, batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH) -> list[tuple[int, int]]:
+    """[start, stop) of as few batches of at most `batch_size` of `count` keys (0: one batch) as there
+    can be, no more than `max_batches` (their size grows instead), and of even sizes: 450 keys by
+    200 are 150 + 150 + 150, not 200 + 200 + 50, so mapped tasks started together also end together."""
+    if count <= 0:
         return []
-    size = batch_size if batch_size > 0 else len(keys)
-    count = min(max(-(-len(keys) // size), 1), max_batches)
-    step, extra = divmod(len(keys), count)
-    bounds = [i * step + min(i, extra) for i in range(count + 1)]
-    return [keys[bounds[i] : bounds[i + 1]] for i in range(count)]
+    size = batch_size if batch_size > 0 else count
+    batches = min(max(-(-count // size), 1), max_batches)
+    step, extra = divmod(count, batches)
+    bounds = [i * step + min(i, extra) for i in range(batches + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(batches)]
 
 
 def _summaries(parent_output: Any) -> list[Mapping[str, Any]]:

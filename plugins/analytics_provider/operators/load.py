@@ -176,7 +176,7 @@ class AnalyticsLoadOperator(BaseOperator):
                 pipeline.sync_destination()
                 if loads is not None:
                     with pipeline.sql_client() as sql:  # under the lock, like every read of the destination
-                        self.parent_keys = read_keys(sql, spec, resource, loads)
+                        self.parent_keys = list(read_keys(sql, spec, resource, loads))
             if resource.parent is not None:
                 _label_batch(context, self.parent_keys or [])
                 if not self.parent_keys:
