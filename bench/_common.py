@@ -182,6 +182,20 @@ def run_child(
     return result
 
 
+@contextlib.contextmanager
+def worktree(ref: str | None) -> Any:
+    """A git worktree of `ref` (another commit of this repository), removed afterwards; None: none."""
+    if ref is None:
+        yield None
+        return
+    path = Path(tempfile.mkdtemp(prefix="bench_ref_")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+
+
 def allow_direct_execute() -> None:
     """Benchmarks call `operator.execute()` directly, as the tests do: skip the Task SDK's warning
     that it runs outside the task runner (it only logs, one line per task, on stdout)."""

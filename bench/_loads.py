@@ -134,6 +134,7 @@ def run_operator(base_url: str, orgs: list[str], start: str, end: str, db: str, 
         "requests_client": summary.get("requests"),
         "rows_reported": summary.get("rows"),
         "xcom_bytes": len(json.dumps(summary, default=str)),
+        "summary": summary,
     }
 
 

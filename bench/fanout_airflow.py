@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -130,12 +129,6 @@ def _spans(tis: list[dict[str, Any]], run_start: datetime) -> dict[str, dict[str
     return dict(sorted(spans.items(), key=lambda item: item[1]["first_start"]))
 
 
-def worktree(ref: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="bench_ref_")) / "tree"
-    subprocess.run(["git", "-C", str(_common.ROOT), "worktree", "add", "--detach", str(path), ref], check=True)
-    return path
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pipelines", type=int, default=500, help="minimum pipelines in the day (default 500)")
@@ -148,11 +141,12 @@ def main() -> int:
         args.pipelines = 30
     _common.header("Fan-out under a real Airflow scheduler", args.quick)
     emu, scale, count = fanout.spawn_day(args.pipelines)
-    trees = [("current", _common.ROOT)]
-    if args.ref:
-        trees.append((args.ref, worktree(args.ref)))
     results = []
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(emu.stop)
+        trees = [("current", _common.ROOT)]
+        if args.ref:
+            trees.append((args.ref, cleanup.enter_context(_common.worktree(args.ref))))
         window = _common.window_iso(1)
         for label, tree in trees:
             _common.log(f"fanout_airflow: {label}")
@@ -175,12 +169,6 @@ def main() -> int:
                     "refused": plain["stats"]["by_status"].get("429", 0),
                     "bound_s": made / fanout.RATE_LIMIT,
                 }
-            )
-    finally:
-        emu.stop()
-        if args.ref:
-            subprocess.run(
-                ["git", "-C", str(_common.ROOT), "worktree", "remove", "--force", str(trees[1][1])], check=False
             )
     report(results, scale, count)
     _common.write_json(args.json, {"results": results, "scale": scale, "pipelines": count})

@@ -11,12 +11,19 @@ to peak RSS = a + b * rows (least squares) and extrapolated to 1,000,000 rows. E
 overstates the peak: DuckDB's share stops at its memory limit. So only a measured load of
 1,000,000 rows or more, or a smaller one already over the target, decides the verdict.
 
-Run: `.venv/bin/python bench/memory.py [--quick] [--rows N ...] [--patch NAME]`
+Then the task that follows that load in the DAG, `plan_pipeline_workflows` (`--plan-runs`, 3 by
+default), on the largest load's DuckDB file: its peak RSS and time, each run a fresh process
+(bench/_plan_task.py). With `--plan-ref REV` the plan task of commit REV runs too, interleaved,
+on the same file: an A/B of the plan task in one run.
+
+Run: `.venv/bin/python bench/memory.py [--quick] [--rows N ...] [--patch NAME] [--plan-runs N]
+[--plan-ref REV]`
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -63,11 +70,22 @@ def main() -> int:
     ap.add_argument("--rows", type=int, nargs="*", default=None, help="target rows per load (default 1,100,000)")
     ap.add_argument("--patch", default="", help="candidate product change(s) to apply in the child (see _loads.py)")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE set in the loading process (dlt config)")
+    ap.add_argument("--plan-runs", type=int, default=None, help="runs of the plan task after the load (default 3)")
+    ap.add_argument("--plan-ref", default=None, help="also run the plan task of this git ref (an A/B)")
     ap.add_argument("--json", default=None, help="write the figures here")
     _loads.add_child_args(ap)
+    ap.add_argument("--plan-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--plugins", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--summary", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _common.emit(_loads.child_main(args))
+        return 0
+    if args.plan_child:
+        import _plan_task
+
+        summary = json.loads(Path(args.summary).read_text(encoding="utf-8"))
+        _common.emit(_plan_task.run_plan(args.plugins or None, summary))
         return 0
 
     sizes = sorted(args.rows or ([5_000] if args.quick else [1_100_000]))
@@ -77,7 +95,8 @@ def main() -> int:
     scale = max(1.0, round(largest / (PIPELINES_PER_SCALE_DAY * days) * 1.1, 1))
     emu = _common.spawn(scale=scale, days=days)
     tmp = Path(tempfile.mkdtemp(prefix="bench_memory_"))
-    results = []
+    results: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
     try:
         _common.log(f"memory: emulator scale {scale}, {days} days; building its data")
         _common.warm_segments(emu, days)
@@ -103,11 +122,38 @@ def main() -> int:
             )
     finally:
         emu.stop()
-    report(results, args)
+    runs = args.plan_runs if args.plan_runs is not None else (1 if args.quick else 3)
+    if runs and results:
+        plans = run_plans(results[-1], tmp / f"m{len(results) - 1}.duckdb", runs, args.plan_ref)
+    fit = report(results, args)
+    report_plans(plans, args.plan_ref)
+    _common.write_json(args.json, {"results": results, "fit": fit, "plans": plans})
     return 0
 
 
-def report(results: list[dict[str, Any]], args: Any) -> None:
+def run_plans(load: dict[str, Any], db: Path, runs: int, ref: str | None) -> list[dict[str, Any]]:
+    """The plan task on the load's DuckDB file, `runs` times per variant, interleaved."""
+    summary_file = db.with_suffix(".summary.json")
+    summary_file.write_text(json.dumps(load["summary"], default=str), encoding="utf-8")
+    plans = []
+    with _common.worktree(ref) as tree:
+        variants = [("this commit", "")] + ([(ref, str(tree / "plugins"))] if tree else [])
+        for r in range(runs):
+            for label, plugins in variants if r % 2 == 0 else variants[::-1]:
+                argv = [str(_common.BENCH_DIR / "memory.py"), "--plan-child", "--summary", str(summary_file)]
+                argv += ["--plugins", plugins] if plugins else []
+                _common.log(f"memory: plan task, {label}, run {r + 1}/{runs}")
+                res = _common.run_child(argv, env={"ANALYTICS_DUCKDB_PATH": str(db)})
+                res["variant"] = label
+                plans.append(res)
+                _common.log(
+                    f"  {res['keys']:,} keys, {res['batches']} batches, {res['seconds']:.1f}s, "
+                    f"peak {res['peak_rss_mb']:.0f} MB"
+                )
+    return plans
+
+
+def report(results: list[dict[str, Any]], args: Any) -> dict[str, float]:
     out = _common.out
     phases = ["start-up", "sync_destination", "extract", "normalize", "load", "other"]
     rows = []
@@ -186,9 +232,41 @@ def report(results: list[dict[str, Any]], args: Any) -> None:
     else:
         out(f"Target peak < {TARGET_MB:.0f} MB at 1,000,000 rows: not assessed (one size only; run without --quick)")
     out()
-    _common.write_json(
-        args.json, {"results": results, "fit": {"a_mb": a, "b_mb_per_row": b, "projected_mb": projected}}
+    return {"a_mb": a, "b_mb_per_row": b, "projected_mb": projected}
+
+
+def report_plans(plans: list[dict[str, Any]], ref: str | None) -> None:
+    if not plans:
+        return
+    out = _common.out
+    variants = list(dict.fromkeys(p["variant"] for p in plans))
+    rows = []
+    for variant in variants:
+        runs = [p for p in plans if p["variant"] == variant]
+        rows.append(
+            [
+                variant,
+                len(runs),
+                runs[0]["keys"],
+                runs[0]["batches"],
+                _common.median(p["peak_rss_mb"] for p in runs),
+                _common.spread(p["peak_rss_mb"] for p in runs),
+                _common.median(p["seconds"] for p in runs),
+                runs[0]["pushed_mb"],
+            ]
+        )
+    out("`plan_pipeline_workflows` on the largest load's DuckDB file (a fresh process a run):")
+    out()
+    out(
+        _common.table(
+            ["plan task of", "runs", "keys", "batches", "peak RSS MB", "range", "s (median)", "batches pushed MB"],
+            rows,
+        )
     )
+    if ref and len(rows) == 2:
+        out()
+        out(f"Peak RSS, this commit / {ref}: {rows[0][4] / rows[1][4]:.2f}; time: {rows[0][6] / rows[1][6]:.2f}")
+    out()
 
 
 if __name__ == "__main__":
