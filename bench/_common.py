@@ -189,7 +189,9 @@ def worktree(ref: str | None) -> Any:
         yield None
         return
     path = Path(tempfile.mkdtemp(prefix="bench_ref_")) / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True, stdout=sys.stderr
+    )
     try:
         yield path
     finally:

@@ -20,6 +20,7 @@ from analytics_provider.child_keys import (
     KEYS_COLUMNS,
     KEYS_PREFIX,
     KeyList,
+    distinct_keys,
     keys_table,
     read_child_keys,
     recorded_page,
@@ -233,3 +234,26 @@ def test_keys_are_held_as_value_tuples_and_made_into_dicts_when_read(duckdb_path
     assert isinstance(keys, KeyList) and keys.values == [("gh/acme/api", 1), ("gh/acme/api", 2)]
     assert keys[1:] == [{"project_slug": "gh/acme/api", "job_number": 2}]
     assert list(keys) == [{"project_slug": "gh/acme/api", "job_number": n} for n in (1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param(["b", "a", "c"], ["a", "b", "c"], id="text"),
+        pytest.param([10, 9, 2.5], [2.5, 9, 10], id="numbers-numerically"),
+        pytest.param(["10", 9, "9", 100], [9, 100, "10", "9"], id="numbers-before-text"),
+    ],
+)
+def test_keys_come_in_one_order_whatever_order_the_pages_came_in(values: list[Any], expected: list[Any]) -> None:
+    """Numbers in numeric order before text in text order: the same batches on every read."""
+    spec = load_spec()
+    parent, child = spec.resource("workflow"), spec.resource("workflow_jobs")
+    for rows in ([{"id": v} for v in values], [{"id": v} for v in reversed(values)]):
+        assert [k["workflow_id"] for k in distinct_keys(parent, child, rows)] == expected
+
+
+def test_keys_of_two_fields_sort_on_the_first_then_the_second() -> None:
+    spec = load_spec()
+    rows = [_job(0, number=n) | {"project_slug": slug} for slug, n in [("gh/b", 2), ("gh/a", 10), ("gh/a", 9)]]
+    keys = distinct_keys(spec.resource("workflow_jobs"), spec.resource("jobs"), rows)
+    assert [(k["project_slug"], k["job_number"]) for k in keys] == [("gh/a", 9), ("gh/a", 10), ("gh/b", 2)]
