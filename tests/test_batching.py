@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from analytics_provider.batching import (
+    MAX_MAP_LENGTH,
     ParentLoads,
-    cut_batches,
+    batch_bounds,
     parent_loads,
     plan_batch_refs,
     plan_batches,
@@ -27,6 +28,13 @@ from analytics_provider.child_keys import (
 )
 from analytics_provider.destinations import open_sql
 from analytics_provider.spec.loader import load_spec
+
+
+def cut_batches(
+    keys: list[dict[str, Any]], batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
+) -> list[list[dict[str, Any]]]:
+    """`keys` cut at `batch_bounds`, as the plan task cuts them."""
+    return [keys[start:stop] for start, stop in batch_bounds(len(keys), batch_size, max_batches)]
 
 
 def _keys(count: int) -> list[dict[str, Any]]:

@@ -134,13 +134,6 @@ def pull_batch(ref: Mapping[str, Any], context: Any) -> list[dict[str, Any]]:
     return list(batch)
 
 
-def cut_batches(
-    keys: Sequence[dict[str, Any]], batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH
-) -> list[list[dict[str, Any]]]:
-    """`keys` cut at `batch_bounds`."""
-    return [list(keys[start:stop]) for start, stop in batch_bounds(len(keys), batch_size, max_batches)]
-
-
 def batch_bounds(count: int, batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH) -> list[tuple[int, int]]:
     """[start, stop) of as few batches of at most `batch_size` of `count` keys (0: one batch) as there
     can be, no more than `max_batches` (their size grows instead), and of even sizes: 450 keys by

@@ -168,6 +168,13 @@ def test_against_the_emulator_a_session_opens_up_only_while_the_limit_is_plainly
     assert gate.in_flight == 0
 
 
+def _advance(gate: ConcurrencyGate, clock: Clock, seconds: float) -> None:
+    """Move the fake clock on and wake the gate's waiters, as a timed-out wait would."""
+    clock.now += seconds
+    with gate._cond:
+        gate._cond.notify_all()
+
+
 _LIMIT_SPENT = {"RateLimit-Remaining": "0", "RateLimit-Limit": "50"}
 
 
@@ -187,13 +194,9 @@ def test_a_refused_request_keeps_its_place_while_it_waits_out_retry_after(retry_
     gate.release(429, {**_LIMIT_SPENT, **({"Retry-After": retry_after} if retry_after else {})})
     gate.acquire()  # the other place
     entered, waiter = _acquire_in_a_thread(gate)
-    clock.now += held - 0.01
-    with gate._cond:
-        gate._cond.notify_all()
+    _advance(gate, clock, held - 0.01)
     assert not entered.wait(0.2), "a request took the place of one waiting out its Retry-After"
-    clock.now += 0.01  # the wait is over: its place is free again
-    with gate._cond:
-        gate._cond.notify_all()
+    _advance(gate, clock, 0.01)  # the wait is over: its place is free again
     assert entered.wait(2)
     waiter.join()
     assert gate.in_flight == 2

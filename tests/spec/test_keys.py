@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.spec.keys import FILTERS, child_keys, is_template, render, template_fields
+from analytics_provider.spec.keys import FILTERS, child_key_values, is_template, render, template_fields
 from analytics_provider.spec.loader import load_spec
 
 PROJECT_SLUG = "{vcs_type|vcs_slug}/{username}/{reponame}"
@@ -92,7 +92,11 @@ def test_template_fields() -> None:
     assert not is_template("id")
 
 
-# --- child_keys --------------------------------------------------------------------------------
+# --- child_key_values ----------------------------------------------------------------------------
+def child_keys(bind: dict[str, str], rows: Any, only_if: Any = None) -> tuple[list[dict[str, Any]], int]:
+    """`child_key_values` with each key as a dict of its bound names, as the batches hand them out."""
+    values, skipped = child_key_values(bind, rows, only_if)
+    return [dict(zip(bind, v, strict=True)) for v in values], skipped
 
 
 def test_child_keys_dedups_in_first_seen_order() -> None:

@@ -87,14 +87,3 @@ def child_key_values(
             seen.add(key)
             keys.append(key)
     return keys, skipped
-
-
-def child_keys(
-    bind: Mapping[str, str],
-    rows: Iterable[Mapping[str, Any]],
-    only_if: Mapping[str, Iterable[Any]] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """`child_key_values` as key dicts (bound name -> value)."""
-    values, skipped = child_key_values(bind, rows, only_if)
-    names = list(bind)
-    return [dict(zip(names, v, strict=True)) for v in values], skipped
