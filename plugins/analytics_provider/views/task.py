@@ -15,3 +15,20 @@ def refresh_views_task(destination_conn_id: str | None, dataset_name: str) -> di
 
     configure_dlt_environment()
     return refresh_views(destination_conn_id, dataset_name, logger=log)
+
+
+def add_refresh_task(dag: Any, destination_conn_id: str | None, dataset_name: str) -> Any:
+    """Append `refresh_views` to `dag` (call inside its `with DAG` block), after every task that has
+    no downstream task, i.e. after every load. It runs when none of them failed (skips are fine): a
+    failed load fails the run instead of being hidden behind a successful last task."""
+    from airflow.sdk import task
+
+    leaves = [t for t in dag.tasks if not t.downstream_task_ids]
+    refresh = task(
+        task_id="refresh_views",
+        trigger_rule="none_failed",
+        doc_md="Create or replace the CI views (README, *CI views*) whose tables exist in the dataset.",
+    )(refresh_views_task)(destination_conn_id=destination_conn_id, dataset_name=dataset_name)
+    for leaf in leaves:
+        leaf >> refresh
+    return refresh
