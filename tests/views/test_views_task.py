@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException
+
 from analytics_provider.dag_factory import FactoryConfig, build_dags
 from analytics_provider.views.task import refresh_views_task
 
@@ -23,3 +28,9 @@ def test_every_dag_refreshes_the_views_after_all_its_loads() -> None:
 def test_views_can_be_left_out() -> None:
     for dag in build_dags(FactoryConfig(views=False)).values():
         assert "refresh_views" not in dag.task_ids
+
+
+def test_a_destination_without_a_views_dialect_skips_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE", json.dumps({"conn_type": "bigquery", "host": "example"}))
+    with pytest.raises(AirflowSkipException, match="not for destination `bigquery`; set ANALYTICS_VIEWS=false"):
+        refresh_views_task("lake", "analytics")
