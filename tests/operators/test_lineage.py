@@ -79,9 +79,10 @@ def test_facets_name_the_endpoint_and_the_tables_written_with_rows_and_schema(
     lineage = op.get_openlineage_facets_on_complete(None)
 
     base = urlsplit(emulator.base_url)
-    [source] = lineage.inputs
-    assert source.namespace == f"{base.scheme}://{base.hostname}:{base.port}"
+    source, orgs = lineage.inputs
+    assert source.namespace == orgs.namespace == f"{base.scheme}://{base.hostname}:{base.port}"
     assert source.name == base.path + "/v2/pipeline", "the endpoint's path, no query"
+    assert orgs.name == base.path + "/v2/me/collaborations", "`fetch_parent`: the orgs are read by the task too"
     written = {d.name: d for d in lineage.outputs}
     assert set(written) == {f"{prefix}.{t}" for t in summary["rows"]} and f"{prefix}.pipelines" in written
     (load_id,) = summary["load_ids"]

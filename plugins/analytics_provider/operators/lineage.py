@@ -39,6 +39,15 @@ def record_written(pipeline: Any, dataset: str, rows: dict[str, int]) -> Written
     return WrittenTables(namespace, prefix, tables, dict(rows))
 
 
+def api_inputs(base_url: str, spec: Any, resource: Any) -> list[tuple[str, str]]:
+    """The endpoints a load of `resource` reads: its own, and its parent's when it reads the parent's
+    rows from the API itself (`fetch_parent`: `pipelines` lists the orgs)."""
+    paths = [resource.endpoint.path]
+    if resource.fetch_parent and resource.parent:
+        paths.append(spec.resource(resource.parent).endpoint.path)
+    return [api_dataset_name(base_url, path) for path in paths]
+
+
 def api_dataset_name(base_url: str, path: str) -> tuple[str, str]:
     """(namespace, name) of an API endpoint: `scheme://host[:port]` and the base path + path template."""
     parts = urlsplit(base_url)
@@ -59,9 +68,9 @@ def _destination_namespace(pipeline: Any, dataset: str) -> tuple[str, str]:
 
 class LineageMixin:
     """Gives an operator `get_openlineage_facets_on_complete` from what its `execute` recorded in
-    `self._lineage_input` ((namespace, name)) and `self._lineage_written` (WrittenTables)."""
+    `self._lineage_inputs` ([(namespace, name)]) and `self._lineage_written` (WrittenTables)."""
 
-    _lineage_input: tuple[str, str] | None = None
+    _lineage_inputs: list[tuple[str, str]] | None = None
     _lineage_written: WrittenTables | None = None
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -74,7 +83,7 @@ class LineageMixin:
         )
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        inputs = [Dataset(namespace=n, name=name) for n, name in [self._lineage_input] if self._lineage_input]
+        inputs = [Dataset(namespace=n, name=name) for n, name in self._lineage_inputs or []]
         outputs = []
         written = self._lineage_written
         for table, count in (written.rows if written else {}).items():

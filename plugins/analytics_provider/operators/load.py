@@ -15,7 +15,7 @@ from analytics_provider.batching import is_batch_ref, parent_loads, pull_batch, 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.failures import translate_failure
-from analytics_provider.operators.lineage import LineageMixin, api_dataset_name, record_written
+from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
 
@@ -134,7 +134,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         from analytics_provider.window import resolve_window
 
         route_dlt_logging(self.log)
-        self._lineage_input = api_dataset_name(settings.base_url, resource.endpoint.path)  # OpenLineage
+        self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
         initial = resource.incremental.initial_lookback if resource.incremental else None
         window = resolve_window(
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
