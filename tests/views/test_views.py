@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.testing.chain import run_chain, task_context
-from analytics_provider.views.catalog import VIEWS
+from analytics_provider.views.catalog import VIEWS, view
 from analytics_provider.views.refresh import refresh_views
 from tests.conftest import EMULATOR_NOW
 from tests.views.expected import Truth
@@ -103,6 +103,10 @@ def test_views_equal_the_numbers_computed_from_the_emulator(
     assert set(result["skipped"]) == {"ci_flaky_tests", "ci_credits_daily"}
     truth = Truth(emulator, _iso(since), _iso(EMULATOR_NOW))
     _check_all(query, truth)
+    if conn_id is not None:  # PostgreSQL: each view carries its definition from the catalog as a comment
+        for name in SEED_VIEWS:
+            comment = query(f"SELECT obj_description('analytics.{name}'::regclass, 'pg_class')")[0][0]
+            assert comment == view(name).description
     assert any(v[2] for v in truth.approval_daily().values()), "the window should hold a waiting approval"
     recoveries = truth.default_branch_recovery().values()
     assert any(v[3] is not None for v in recoveries), "the window should hold a recovered default branch"
@@ -121,5 +125,5 @@ def test_views_equal_the_numbers_computed_from_the_emulator(
 
 def test_every_view_has_a_readme_entry() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for view in VIEWS:
-        assert f"`{view.name}`" in readme, view.name
+    for each in VIEWS:
+        assert f"`{each.name}`" in readme, each.name
