@@ -155,3 +155,26 @@ class Truth:
                     out[key][1:] = [w["id"], ts(w["stopped_at"]), seconds(w["stopped_at"], opened["stopped_at"])]
                     opened = None
         return {k: tuple(v) for k, v in out.items()}
+
+    def approval_wait_errors(self) -> list[float]:
+        """For each granted approval: the view's wait (as approval_daily derives it from the served
+        objects) minus the emulator's own record of it (approved - ready), in seconds."""
+        by_id = {j["id"]: j for j in self.workflow_jobs}
+        details = {(j["project_slug"], j["number"]): j for j in self.jobs}
+        errors = []
+        for a in self.workflow_jobs:
+            if a["type"] != "approval" or a["status"] != "success":
+                continue
+            ups = [by_id[d]["stopped_at"] for d in a["dependencies"] if by_id[d]["stopped_at"] is not None]
+            w = next(w for w in self.workflows if w["id"] == a["workflow_id"])
+            queued = [
+                details[(j["project_slug"], j["job_number"])]["queued_at"]
+                for j in self.workflow_jobs
+                if a["id"] in j["dependencies"] and (j["project_slug"], j.get("job_number")) in details
+            ]
+            if not queued:
+                continue
+            derived = seconds(min(queued, key=ts), max(ups, key=ts) if ups else w["created_at"])
+            job = next(j for j in self.emulator.state.workflow(w["id"]).jobs if j.id == a["id"])
+            errors.append(derived - (job.approved_ms - job.ready_ms) / 1000)  # type: ignore[operator]
+        return errors

@@ -108,6 +108,11 @@ def test_views_equal_the_numbers_computed_from_the_emulator(
             comment = query(f"SELECT obj_description('analytics.{name}'::regclass, 'pg_class')")[0][0]
             assert comment == view(name).description
     assert any(v[2] for v in truth.approval_daily().values()), "the window should hold a waiting approval"
+    # the derived wait tracks the emulator's own record: the hold is requested 1-5 s after its last upstream
+    # job stops, and the first job after it is queued 1-5 s after the grant
+    errors = truth.approval_wait_errors()
+    assert errors and all(e >= 2 for e in errors), errors
+    assert sorted(errors)[len(errors) // 2] <= 10, errors
     recoveries = truth.default_branch_recovery().values()
     assert any(v[3] is not None for v in recoveries), "the window should hold a recovered default branch"
 
