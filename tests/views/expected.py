@@ -178,3 +178,14 @@ class Truth:
             job = next(j for j in self.emulator.state.workflow(w["id"]).jobs if j.id == a["id"])
             errors.append(derived - (job.approved_ms - job.ready_ms) / 1000)  # type: ignore[operator]
         return errors
+
+    def default_branch_recovery_daily(self) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        groups: dict[tuple[Any, ...], list[float | None]] = defaultdict(list)
+        for key, (_, _, _, recovery) in self.default_branch_recovery().items():
+            groups[key[:4]].append(recovery)
+        out = {}
+        for key, values in groups.items():
+            known = [v for v in values if v is not None]
+            mean = sum(known) / len(known) if known else None
+            out[key] = (len(values), len(known), mean, pcont(known, 0.5), max(known) if known else None)
+        return out

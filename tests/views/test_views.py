@@ -23,8 +23,14 @@ CHAIN = [
     "self_collaborations", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs", "projects",
     "specific_project",
 ]  # fmt: skip
-SEED_VIEWS = ["ci_workflow_daily", "ci_job_daily", "ci_approval_daily", "ci_default_branch_recovery"]
-KEYS = {"ci_workflow_daily": 4, "ci_job_daily": 5, "ci_approval_daily": 4, "ci_default_branch_recovery": 5}
+SEED_VIEWS = [
+    "ci_workflow_daily", "ci_job_daily", "ci_approval_daily", "ci_default_branch_recovery",
+    "ci_default_branch_recovery_daily",
+]  # fmt: skip
+KEYS = {
+    "ci_workflow_daily": 4, "ci_job_daily": 5, "ci_approval_daily": 4, "ci_default_branch_recovery": 5,
+    "ci_default_branch_recovery_daily": 4,
+}  # fmt: skip
 
 
 def _iso(dt: datetime) -> str:
@@ -88,6 +94,7 @@ def _check_all(query: Query, truth: Truth) -> None:
     _assert_matches(query, "ci_job_daily", truth.job_daily())
     _assert_matches(query, "ci_approval_daily", truth.approval_daily())
     _assert_matches(query, "ci_default_branch_recovery", truth.default_branch_recovery())
+    _assert_matches(query, "ci_default_branch_recovery_daily", truth.default_branch_recovery_daily())
 
 
 def test_views_equal_the_numbers_computed_from_the_emulator(

@@ -69,6 +69,13 @@ VIEWS: tuple[ViewDef, ...] = (
         ci.default_branch_recovery,
     ),
     ViewDef(
+        "ci_default_branch_recovery_daily",
+        "ci_default_branch_recovery per project, default branch, workflow and UTC day the incident opened: "
+        "incidents, recovered, time to recovery mean/p50/max (seconds, of the recovered ones).",
+        {"workflow": ci.WORKFLOW_COLUMNS, "pipelines": ci.PIPELINE_COLUMNS, "specific_project": ci.PROJECT_COLUMNS},
+        ci.default_branch_recovery_daily,
+    ),
+    ViewDef(
         "ci_flaky_tests",
         "Flaky tests per project, workflow, job and test (from insights' flaky tests): times flaked, "
         "time wasted (seconds), workflows in which they flaked, last flaked at. Only when `flaky_tests` is loaded.",

@@ -140,3 +140,16 @@ SELECT i.project_slug, i.branch, i.workflow, {d.day("i.stopped_at")} AS day,
 FROM incidents i
 LEFT JOIN recovered rc ON rc.project_slug = i.project_slug AND rc.workflow = i.workflow AND rc.seq = i.seq
 LEFT JOIN runs ok ON ok.project_slug = i.project_slug AND ok.workflow = i.workflow AND ok.seq = rc.recovered_seq"""
+
+
+def default_branch_recovery_daily(d: Dialect, t: Table) -> str:
+    return f"""
+SELECT project_slug, branch, workflow, day,
+       COUNT(*) AS incidents,
+       COUNT(recovered_at) AS recovered,
+       AVG(recovery_seconds) AS recovery_mean_seconds,
+       {d.percentile(0.5, "recovery_seconds")} AS recovery_p50_seconds,
+       MAX(recovery_seconds) AS recovery_max_seconds
+FROM ({default_branch_recovery(d, t)}
+) incidents
+GROUP BY project_slug, branch, workflow, day"""
