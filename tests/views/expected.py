@@ -53,7 +53,9 @@ def ratio(part: int, whole: int) -> float | None:
 class Truth:
     """The rows the loads of one window keep, as the emulator serves them."""
 
-    def __init__(self, emulator: Any, since: str, until: str) -> None:
+    def __init__(self, emulator: Any, since: str, until: str, loaded_jobs: set[tuple[str, int]] | None = None) -> None:
+        """`loaded_jobs`: the (project_slug, number) of the job details the loads kept (which jobs get
+        details is the loads' policy, checked in tests/operators); by default the final ones."""
         self.emulator = emulator
         self.pipelines = {p["id"]: p for p in emulator.truth("pipelines", since=since, until=until)}
         self.workflows = [w for w in emulator.truth("pipeline_workflows") if w["pipeline_id"] in self.pipelines]
@@ -64,6 +66,10 @@ class Truth:
             for j in self.workflow_jobs
             if j.get("job_number") is not None and j["status"] in FINAL_JOBS
         }
+        if loaded_jobs is not None:
+            served = {(j["project_slug"], j["number"]) for j in emulator.truth("jobs")}
+            assert loaded_jobs <= served, f"job details the API does not serve: {loaded_jobs - served}"
+            loaded = loaded_jobs
         self.jobs = [j for j in emulator.truth("jobs") if (j["project_slug"], j["number"]) in loaded]
         self.default_branch = {p["slug"]: p["vcs_info"]["default_branch"] for p in emulator.truth("specific_project")}
 
