@@ -84,6 +84,7 @@ def _print_tables(duckdb_path: Path) -> None:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         rows = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics' "
+            "AND table_type = 'BASE TABLE' "
             "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"  # not dlt's or the recorded keys
         ).fetchall()
         width = max(len(name) for (name,) in rows) if rows else 10
@@ -92,6 +93,29 @@ def _print_tables(duckdb_path: Path) -> None:
             (count,) = con.execute(f'SELECT count(*) FROM analytics."{name}"').fetchone()
             lines.append(f"{name:<{width}}  {count:>6}")
     sys.stdout.write(f"\nLoaded into {duckdb_path} (dataset `analytics`):\n" + "\n".join(lines) + "\n")
+    _print_views(duckdb_path)
+
+
+def _print_views(duckdb_path: Path) -> None:
+    """A few rows of the CI views the DAGs' `refresh_views` tasks created (README, *CI views*)."""
+    import duckdb
+
+    from analytics_provider.views.report import render
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+
+        def query(sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+            cur = con.execute(sql)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+        views = {
+            r[0]
+            for r in query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'analytics' AND table_type = 'VIEW'"
+            )[1]
+        }
+        sys.stdout.write("\n" + render(query, "analytics", views) + "\n")
 
 
 if __name__ == "__main__":

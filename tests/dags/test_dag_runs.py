@@ -130,3 +130,7 @@ def test_the_pipelines_dag_fans_out_over_mapped_batches(airflow_env: dict[str, s
         pipeline_ids = {r[0] for r in con.execute("SELECT id FROM analytics.pipelines").fetchall()}
     assert pipelines > 0 and jobs[0] == jobs[1] > 0
     assert len(handed) == len(set(handed)) and set(handed) == pipeline_ids, "every pipeline in one batch"
+    # after the loads, the views over what this DAG loads (views/catalog.py) were created by its last task
+    assert states["refresh_views"] == ["success"]
+    views = set(_xcom(airflow_env, "analytics_pipelines", "refresh_views", "return_value")["created"])
+    assert {"ci_workflow_daily", "ci_job_daily", "ci_approval_daily"} <= views
