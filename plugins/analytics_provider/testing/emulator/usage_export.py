@@ -14,7 +14,8 @@ the service publishes no number, one is the conservative reading).
 
 Faults (``POST /_emulator/usage_export``): ``fail_next`` exports end ``failed`` with an
 ``error_reason``; ``expire_next`` completed exports hand out already expired URLs on their first
-status read (403 ``Request has expired`` on download; the next read signs fresh ones);
+two completed status reads (the poller's and the downloader's: 403 ``Request has expired`` on
+download; the third read signs fresh ones);
 ``url_ttl_s`` below 0 expires every URL.
 """
 
@@ -81,7 +82,7 @@ class ExportJob:
     files: list[bytes] = field(default_factory=list)
     rows: int = 0
     fail: bool = False
-    expire_first_read: bool = False
+    expired_reads: int = 0
 
 
 class UsageExports:
@@ -144,7 +145,7 @@ class UsageExports:
                 job.fail = True
             elif self.settings.expire_next > 0:
                 self.settings.expire_next -= 1
-                job.expire_first_read = True
+                job.expired_reads = 2
             self.jobs[job.id] = job
         row = {"usage_export_job_id": job.id, "state": job.state, "start": fmt_s(start_ms), "end": fmt_s(end_ms)}
         return 201, {**row, "download_urls": []}, {}
@@ -163,8 +164,8 @@ class UsageExports:
             if job.state == "failed":
                 body["error_reason"] = job.error_reason
             if job.state == "completed":
-                ttl = -60.0 if job.expire_first_read or self.settings.url_ttl_s < 0 else self.settings.url_ttl_s
-                job.expire_first_read = False
+                ttl = -60.0 if job.expired_reads > 0 or self.settings.url_ttl_s < 0 else self.settings.url_ttl_s
+                job.expired_reads = max(0, job.expired_reads - 1)
                 body["download_urls"] = [self._sign(base_url, job, i, ttl) for i in range(len(job.files))]
         return 200, body, {}
 
