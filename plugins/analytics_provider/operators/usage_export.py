@@ -33,6 +33,8 @@ class AnalyticsUsageExportOperator(BaseOperator):
     (the API allows 10 a minute per org). :param export_timeout: how long one export may take."""
 
     template_fields: Sequence[str] = ("start", "end", "org_ids")
+    resource = "usage"
+    """What it loads, named like the spec's resources (it is not one: the export job is not a REST list)."""
 
     def __init__(
         self,
