@@ -166,6 +166,6 @@ def test_window_older_than_a_year_is_refused_by_name(emulator: Any, api_connecti
     op = AnalyticsUsageExportOperator(
         task_id="usage", start="2025-01-01T00:00:00Z", end="2025-01-02T00:00:00Z", org_ids=org.id
     )
-    with pytest.raises(Exception, match="no more than one year ago") as info:
+    with pytest.raises(AirflowFailException, match=r"HTTP 400 from POST .*no more than one year ago") as info:
         run_deferrable(op, {})
     assert API_KEY not in str(info.value)

@@ -35,8 +35,15 @@ class UsageExportClient:
 
     def create(self, org_id: str, start: str, end: str) -> dict[str, Any]:
         response = self.session.post(self._url(org_id), json={"start": start, "end": end})
+        what = f"Usage export of org `{org_id}` for [{start}, {end}]"
+        if response.status_code in (401, 403):
+            self.hook.check_response(response, what)
         if response.status_code != 201:
-            self.hook.check_response(response, f"Usage export of org `{org_id}` for [{start}, {end}]")
+            redact = self.hook.get_settings().redact
+            raise AnalyticsApiError(
+                f"{what}: HTTP {response.status_code} from POST {redact(response.url)}: {redact(response.text[:300])}",
+                status=response.status_code,
+            )
         return response.json()
 
     def status(self, org_id: str, job_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from analytics_provider.exceptions import AnalyticsApiError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
 from analytics_provider.hooks.usage_export import DownloadUrlExpired, UsageExportClient
 from analytics_provider.usage_csv import PRIMARY_KEY, column_hints, parse_file
@@ -90,7 +91,12 @@ class AnalyticsUsageExportOperator(BaseOperator):
         from analytics_provider.triggers.usage_export import UsageExportTrigger
 
         org, s, e = pieces[0]
-        job = client.create(org, s, e)
+        try:
+            job = client.create(org, s, e)
+        except AnalyticsApiError as exc:
+            if exc.status == 400:  # the window breaks the API's limits: a retry cannot help
+                raise AirflowFailException(str(exc)) from None
+            raise
         job_id = job["usage_export_job_id"]
         self.log.info("Usage export `%s` of org `%s` for [%s, %s] created; deferring", job_id, org, s, e)
         trigger = UsageExportTrigger(
