@@ -169,3 +169,27 @@ def test_window_older_than_a_year_is_refused_by_name(emulator: Any, api_connecti
     with pytest.raises(AirflowFailException, match=r"HTTP 400 from POST .*no more than one year ago") as info:
         run_deferrable(op, {})
     assert API_KEY not in str(info.value)
+
+
+def test_key_in_the_query_is_not_sent_with_downloads(
+    emulator: Any, api_connection: str, duckdb_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = {"conn_type": "analytics_api", "host": emulator.base_url, "password": API_KEY}
+    conn["extra"] = {"auth_header": "api_key", "auth_location": "query"}  # type: ignore[assignment]
+    monkeypatch.setenv("AIRFLOW_CONN_ANALYTICS_API_DEFAULT", json.dumps(conn))
+    emulator.app.api.usage.configure({"delay_s": 0.1})
+    org = emulator.state.world.orgs[0]
+    summary, _ = run_deferrable(operator(org.id), {})
+    assert summary["rows"] == len(truth(emulator, org.id, START, "2026-11-19T23:59:59Z"))
+
+
+def test_trigger_state_and_events_hold_no_secret(emulator: Any, api_connection: str, duckdb_path: Any) -> None:
+    emulator.app.api.usage.configure({"delay_s": 0.1})
+    org = emulator.state.world.orgs[0]
+    with pytest.raises(TaskDeferred) as info:
+        operator(org.id).execute({})
+    _, kwargs = info.value.trigger.serialize()
+    assert set(kwargs) == {"conn_id", "org_id", "job_id", "deadline", "poll_interval"}
+    payload = asyncio.run(first_event(info.value.trigger))
+    stored = json.dumps([kwargs, info.value.kwargs, payload])
+    assert payload["status"] == "completed" and API_KEY not in stored and "usage-exports" not in stored
