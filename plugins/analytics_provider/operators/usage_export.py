@@ -65,9 +65,8 @@ class AnalyticsUsageExportOperator(BaseOperator):
         summary = {"window": [_fmt(start), _fmt(end)], "exports": [], "rows": 0}
         return self._next(client, pieces, summary)
 
-    def execute_complete(
-        self, context: Any, event: dict[str, Any], pieces: list[list[str]], summary: dict[str, Any]
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        pieces, summary = event["carry"]["pieces"], event["carry"]["summary"]
         org, s, e = pieces[0]
         job = event.get("job_id")
         what = f"Usage export `{job}` of org `{org}` for [{s}, {e}]"
@@ -100,14 +99,14 @@ class AnalyticsUsageExportOperator(BaseOperator):
         job_id = job["usage_export_job_id"]
         self.log.info("Usage export `%s` of org `%s` for [%s, %s] created; deferring", job_id, org, s, e)
         trigger = UsageExportTrigger(
-            self.analytics_conn_id, org, job_id, time.time() + self.export_timeout.total_seconds(), self.poll_interval
+            self.analytics_conn_id,
+            org,
+            job_id,
+            time.time() + self.export_timeout.total_seconds(),
+            self.poll_interval,
+            carry={"pieces": pieces, "summary": summary},
         )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            kwargs={"pieces": pieces, "summary": summary},
-            timeout=self.export_timeout + timedelta(minutes=5),
-        )
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=self.export_timeout + timedelta(minutes=5))
         raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
 
     def _download(self, client: UsageExportClient, org: str, job_id: str) -> list[dict[str, Any]]:

@@ -19,12 +19,23 @@ FINAL = ("completed", "failed")
 
 class UsageExportTrigger(BaseTrigger):
     """:param conn_id: the analytics API connection. :param org_id: the org. :param job_id: the export
-    job. :param deadline: epoch seconds after which the trigger gives up. :param poll_interval: seconds."""
+    job. :param deadline: epoch seconds after which the trigger gives up. :param poll_interval: seconds.
+    :param carry: the operator's progress (JSON, no secrets), echoed in every event: `airflow dags test`
+    resumes a task with the event only, not with the kwargs given to `defer`."""
 
-    def __init__(self, conn_id: str, org_id: str, job_id: str, deadline: float, poll_interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        conn_id: str,
+        org_id: str,
+        job_id: str,
+        deadline: float,
+        poll_interval: float = 60.0,
+        carry: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.conn_id, self.org_id, self.job_id = conn_id, org_id, job_id
         self.deadline, self.poll_interval = float(deadline), float(poll_interval)
+        self.carry = carry or {}
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -35,6 +46,7 @@ class UsageExportTrigger(BaseTrigger):
                 "job_id": self.job_id,
                 "deadline": self.deadline,
                 "poll_interval": self.poll_interval,
+                "carry": self.carry,
             },
         )
 
@@ -49,7 +61,7 @@ class UsageExportTrigger(BaseTrigger):
 
         from analytics_provider.exceptions import AnalyticsApiError
 
-        event = {"org_id": self.org_id, "job_id": self.job_id}
+        event = {"org_id": self.org_id, "job_id": self.job_id, "carry": self.carry}
         polls = 0
         while True:
             try:
