@@ -194,3 +194,31 @@ def test_trigger_state_and_events_hold_no_secret(emulator: Any, api_connection: 
     payload = asyncio.run(first_event(info.value.trigger))
     stored = json.dumps([kwargs, info.value.kwargs, payload])
     assert payload["status"] == "completed" and API_KEY not in stored and "usage-exports" not in stored
+
+
+def test_an_export_in_progress_makes_the_next_wait_its_turn(
+    emulator: Any, api_connection: str, duckdb_path: Any
+) -> None:
+    import requests
+
+    emulator.app.api.usage.configure({"delay_s": 1.0, "max_active": 1})
+    org = emulator.state.world.orgs[0]
+    other = requests.post(
+        f"{emulator.base_url}/v2/organizations/{org.id}/usage_export_job",
+        json={"start": START, "end": "2026-11-11T00:00:00Z"},
+        headers={"api_key": API_KEY},
+    )
+    assert other.status_code == 201
+    summary, _ = run_deferrable(operator(org.id), {})  # its POST: 429 + Retry-After, retried by the session
+    assert summary["rows"] == len(truth(emulator, org.id, START, "2026-11-19T23:59:59Z"))
+    assert emulator.stats()["by_status"].get("429", emulator.stats()["by_status"].get(429)) == 1
+
+
+def test_unreachable_api_while_polling_is_an_error_event_without_secrets(api_connection: str, emulator: Any) -> None:
+    from analytics_provider.triggers.usage_export import UsageExportTrigger
+
+    emulator.stop()
+    trigger = UsageExportTrigger("analytics_api_default", "org", "job", deadline=9e9, poll_interval=0.1)
+    payload = asyncio.run(first_event(trigger))
+    assert payload["status"] == "error" and "ConnectionError" in payload["message"]
+    assert API_KEY not in json.dumps(payload)

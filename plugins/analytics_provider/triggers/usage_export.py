@@ -69,6 +69,10 @@ class UsageExportTrigger(BaseTrigger):
             except AnalyticsApiError as exc:  # key-free by construction
                 yield TriggerEvent({**event, "status": "error", "message": str(exc)})
                 return
+            except OSError as exc:  # requests' errors after the session's retries: named by type only
+                message = f"Usage export `{self.job_id}`: cannot read its status: {type(exc).__name__}"
+                yield TriggerEvent({**event, "status": "error", "message": message})
+                return
             polls += 1
             state = status.get("state")
             self.log.info("Usage export %s of org %s: %s (poll %d)", self.job_id, self.org_id, state, polls)

@@ -133,9 +133,10 @@ class UsageExports:
             return 400, {"message": "start must be no more than one year ago."}, {}
         with self._lock:
             self._advance()
-            active = sum(1 for j in self.jobs.values() if j.org_id == org_id and j.state in ("created", "processing"))
-            if active >= self.settings.max_active:
-                return 429, {"message": "Too many usage exports in progress for this organization."}, _retry(5)
+            active = [j for j in self.jobs.values() if j.org_id == org_id and j.state in ("created", "processing")]
+            if len(active) >= self.settings.max_active:
+                left = min(self.settings.delay_s - (time.monotonic() - j.created_s) for j in active)
+                return 429, {"message": "Too many usage exports in progress for this organization."}, _retry(left)
             wait = _limited(self._posts, org_id, self.settings.post_per_hour, 3600.0)
             if wait is not None:
                 return 429, {"message": "Rate limit exceeded."}, _retry(wait)
