@@ -39,7 +39,7 @@ def main() -> int:
         _airflow(env, "db", "migrate")
         _airflow(env, "pools", "set", "analytics_api", "4", "Concurrent calls to the analytics API")
         logical_date = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-        for dag_id in ("analytics_users", "analytics_projects", "analytics_pipelines"):
+        for dag_id in ("analytics_users", "analytics_projects", "analytics_pipelines", "analytics_usage"):
             started = time.monotonic()
             _airflow(env, "dags", "test", dag_id, logical_date)
             log.info("%s finished in %.1fs", dag_id, time.monotonic() - started)
@@ -66,6 +66,7 @@ def _airflow_env(base_url: str, duckdb_path: Path) -> dict[str, str]:
             ),
             "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
             "ANALYTICS_TASK_RETRIES": "0",
+            "ANALYTICS_USAGE_POLL_SECONDS": "1",  # the emulator's export is done in 2 s
         }
     )
     return env

@@ -90,7 +90,7 @@ def _partial(task: Any, name: str) -> Any:
 
 def test_dag_file_parses_without_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == DAG_IDS
+    assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, "analytics_usage"])
 
 
 def test_every_resource_has_its_task_in_exactly_one_dag(dagbag: DagBag, spec: Spec) -> None:
@@ -277,7 +277,8 @@ def test_each_load_task_has_an_asset_outlet_for_its_table(dagbag: DagBag, spec: 
             if task.task_id.startswith("plan_") or task.task_id == "refresh_views":
                 assert not outlets, task.task_id
                 continue
-            table = spec.resource(_partial(task, "resource")).table
+            name = _partial(task, "resource")
+            table = spec.resource(name).table if name in spec.resources else name  # `usage`: not a spec resource
             assert outlets == [Asset(name=f"analytics.{table}", uri=f"analytics://analytics/{table}")], task.task_id
     workflow_writers = [
         name
@@ -341,7 +342,7 @@ def custom_dagbag() -> DagBag:
 
 def test_custom_spec_from_env_changes_dags_schedules_and_tables(custom_dagbag: DagBag) -> None:
     assert custom_dagbag.import_errors == {}
-    assert sorted(custom_dagbag.dag_ids) == ["custom_orgs", "custom_users"]
+    assert sorted(custom_dagbag.dag_ids) == ["analytics_usage", "custom_orgs", "custom_users"]
     orgs = custom_dagbag.dags["custom_orgs"]
     tasks = sorted(t.task_id for t in orgs.tasks)
     assert tasks == ["builds", "orgs", "plan_repos", "refresh_views", "repos"], "`builds`: incremental"
@@ -378,7 +379,7 @@ def test_invalid_spec_fails_dag_parsing_naming_the_file_and_key(tmp_path: Path) 
     bad = tmp_path / "bad_spec.yaml"
     bad.write_text(CUSTOM_SPEC.read_text(encoding="utf-8") + "\nextras: {}\n", encoding="utf-8")
     bag = _load_dagbag(ANALYTICS_SPEC_PATH=str(bad))
-    assert bag.dag_ids == []
+    assert bag.dag_ids == ["analytics_usage"], "the usage DAG does not read the spec"
     assert len(bag.import_errors) == 1
     (message,) = bag.import_errors.values()
     assert "SpecError" in message
