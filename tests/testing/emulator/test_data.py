@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -92,14 +91,13 @@ def test_pipeline_shapes() -> None:
     assert any(p["vcs"].get("branch") == "feature/ünïcode-λ" for p in pipelines)
 
 
-@pytest.mark.parametrize(("scale", "per_day", "limit_s"), [(1.0, 20, 0.2), (12.0, 500, 1.0), (100.0, 4000, 5.0)])
-def test_generation_is_fast(scale: float, per_day: int, limit_s: float) -> None:
+@pytest.mark.parametrize(("scale", "per_day"), [(1.0, 20), (12.0, 500), (100.0, 4000)])
+def test_a_day_is_generated_once_at_its_scale(scale: float, per_day: int) -> None:
+    # how fast generation is belongs to bench/, not to a timed test on a shared machine
     state = _state(days=1, scale=scale)
-    started = time.perf_counter()
-    state.segment(0)
-    elapsed = time.perf_counter() - started
-    assert len(state.segment(0).pipelines) >= per_day
-    assert elapsed < limit_s, f"{elapsed:.2f}s for scale {scale}"
+    first = state.segment(0)
+    assert len(first.pipelines) >= per_day
+    assert state.segment(0) is first
 
 
 def test_building_state_is_lazy() -> None:
