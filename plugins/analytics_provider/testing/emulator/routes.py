@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import insights, legacy, views
+from . import insights, insights_runs, legacy, views
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
 
@@ -214,6 +214,8 @@ ROUTES: list[Route] = [
     Route("/v2/project/{project_slug}", Api.project),
     Route("/v2/insights/pages/{project_slug}/summary", Api.insights_summary),
     Route("/v2/insights/{project_slug}/branches", Api.insights_branches),
+    Route("/v2/insights/{project_slug}/workflows", insights_runs.list_workflows, paginated=True),
+    Route("/v2/insights/{project_slug}/workflows/{workflow_name}", insights_runs.list_runs, paginated=True),
     Route("/v1.1/me", Api.v11_me),
     Route("/v1.1/projects", Api.v11_projects),
 ]
