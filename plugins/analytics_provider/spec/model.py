@@ -94,7 +94,9 @@ class RefreshSpec:
     status_column: str = "status"
     created_column: str = "created_at"
     lookback: timedelta = timedelta(hours=24)
-    max_age: timedelta = timedelta(days=7)
+    max_age: timedelta = timedelta(days=90)
+    orphan_max_age: timedelta = timedelta(days=7)
+    """How long a parent with no child row at all is re-read (a run that died after loading it)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class ResourceSpec:
     skip_loaded: dict[str, str] = field(default_factory=dict)
     """Child column -> key name: keys whose row is already in this resource's table are not fetched
     (not for an `incremental` child, which reads the new rows of every key on each run)."""
+    skip_final: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """With `skip_loaded`: column -> final values. A key is skipped only when every loaded row of
+    it has a final value there; an unfinished record is fetched again on each run until final."""
     org_field: str | None = None
     """Field holding an org slug: when a run or the connection names orgs, other rows are dropped."""
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
