@@ -65,10 +65,11 @@ class EndpointSpec:
     """None inherits the client's paginator."""
 
     def placeholders(self) -> set[str]:
-        """Names of the `{placeholders}` in the path and the param values."""
+        """Names of the `{placeholders}` in the path and the param values; dlt's own
+        `{incremental.start_value}` (an incremental resource's window start) is not one."""
         names: set[str] = set()
         for text in (self.path, *self.params.values()):
-            names.update(f for _, f, _, _ in string.Formatter().parse(text) if f)
+            names.update(f for _, f, _, _ in string.Formatter().parse(text) if f and not f.startswith("incremental."))
         return names
 
 
