@@ -106,3 +106,21 @@ def test_three_rounds_converge_under_the_hostile_profile(
     emulator.set_faults({"profile": "hostile", "seed": 11})
     converge(emulator, duckdb_query(duckdb_path), runner, spec_path=fast_spec)
     assert sum(emulator.stats()["faults"].values()) > 0
+
+
+def test_the_old_seven_day_horizon_leaves_granted_approvals_stale(
+    emulator: Any, api_connection: str, duckdb_path: Path, tmp_path: Path
+) -> None:
+    """The comparison is sharp enough to see issue 16's bug: with `max_age: 7d` (the old default) a
+    workflow held in a pipeline older than a week keeps `on_hold` after its approval is granted."""
+    import yaml
+
+    from analytics_provider.spec.loader import DEFAULT_SPEC
+    from tests.reliability.helpers import duckdb_query
+
+    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
+    next(r for r in raw["resources"] if r["name"] == "pipelines")["refresh"]["max_age"] = "7d"
+    spec_path = tmp_path / "seven_days.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(AssertionError, match=r"workflow: \d+ values differ from the API.*'on_hold'"):
+        converge(emulator, duckdb_query(duckdb_path), spec_path=str(spec_path))
