@@ -44,7 +44,7 @@ _RESOURCE_KEYS = {
     "fetch_parent", "skip_final",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
-_INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
+_INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback", "retention"}
 _REFRESH_KEYS = {
     "table",
     "parent_column",
@@ -307,7 +307,7 @@ def _incremental(ctx: _Ctx, raw: Any, path: str) -> IncrementalSpec | None:
     i = ctx.mapping(raw, path, _INCREMENTAL_KEYS, {"cursor_path"})
     if i.get("row_order") not in (None, "asc", "desc"):
         raise ctx.fail(f"{path}.row_order", f"expected `asc` or `desc`, got `{i['row_order']}`")
-    durations = _durations(ctx, i, path, ("lookback", "initial_lookback"))
+    durations = _durations(ctx, i, path, ("lookback", "initial_lookback", "retention"))
     return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
 
 

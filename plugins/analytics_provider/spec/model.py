@@ -79,6 +79,9 @@ class IncrementalSpec:
     row_order: Literal["asc", "desc"] | None = None
     lookback: timedelta = timedelta(0)
     initial_lookback: timedelta = timedelta(days=1)
+    retention: timedelta | None = None
+    """How far back the API serves these rows (insights: 90 days); a window starting earlier is
+    logged and flagged in the summary instead of loading nothing silently."""
 
 
 @dataclass(frozen=True)
