@@ -39,7 +39,7 @@ def main() -> int:
         _airflow(env, "db", "migrate")
         _airflow(env, "pools", "set", "analytics_api", "4", "Concurrent calls to the analytics API")
         logical_date = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-        for dag_id in ("analytics_users", "analytics_projects", "analytics_pipelines"):
+        for dag_id in ("analytics_users", "analytics_projects", "analytics_pipelines", "analytics_usage"):
             started = time.monotonic()
             _airflow(env, "dags", "test", dag_id, logical_date)
             log.info("%s finished in %.1fs", dag_id, time.monotonic() - started)
@@ -66,6 +66,7 @@ def _airflow_env(base_url: str, duckdb_path: Path) -> dict[str, str]:
             ),
             "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
             "ANALYTICS_TASK_RETRIES": "0",
+            "ANALYTICS_USAGE_POLL_SECONDS": "1",  # the emulator's export is done in 2 s
         }
     )
     return env
@@ -84,6 +85,7 @@ def _print_tables(duckdb_path: Path) -> None:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         rows = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics' "
+            "AND table_type = 'BASE TABLE' "
             "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"  # not dlt's or the recorded keys
         ).fetchall()
         width = max(len(name) for (name,) in rows) if rows else 10
@@ -92,6 +94,29 @@ def _print_tables(duckdb_path: Path) -> None:
             (count,) = con.execute(f'SELECT count(*) FROM analytics."{name}"').fetchone()
             lines.append(f"{name:<{width}}  {count:>6}")
     sys.stdout.write(f"\nLoaded into {duckdb_path} (dataset `analytics`):\n" + "\n".join(lines) + "\n")
+    _print_views(duckdb_path)
+
+
+def _print_views(duckdb_path: Path) -> None:
+    """A few rows of the CI views the DAGs' `refresh_views` tasks created (README, *CI views*)."""
+    import duckdb
+
+    from analytics_provider.views.report import render
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+
+        def query(sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+            cur = con.execute(sql)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+        views = {
+            r[0]
+            for r in query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'analytics' AND table_type = 'VIEW'"
+            )[1]
+        }
+        sys.stdout.write("\n" + render(query, "analytics", views) + "\n")
 
 
 if __name__ == "__main__":

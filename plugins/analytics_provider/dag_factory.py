@@ -31,6 +31,7 @@ from analytics_provider.batching import plan_batch_refs
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
+from analytics_provider.views.task import add_refresh_task
 
 DEFAULT_POOL = "analytics_api"
 
@@ -49,6 +50,8 @@ class FactoryConfig:
     retry_delay: timedelta = timedelta(minutes=1)
     start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
     tags: tuple[str, ...] = ("analytics", "dlt")
+    views: bool = True
+    """A `refresh_views` task after the loads (views/); `ANALYTICS_VIEWS=false` leaves it out."""
 
     @classmethod
     def from_env(cls) -> FactoryConfig:
@@ -62,6 +65,7 @@ class FactoryConfig:
             strict_schema=env.get("ANALYTICS_STRICT_SCHEMA", "").lower() in ("1", "true", "yes"),
             retries=int(env.get("ANALYTICS_TASK_RETRIES", "2")),
             retry_delay=timedelta(seconds=float(env.get("ANALYTICS_RETRY_DELAY_SECONDS", "60"))),
+            views=env.get("ANALYTICS_VIEWS", "true").lower() not in ("0", "false", "no", "off"),
         )
 
 
@@ -225,6 +229,8 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                         # other batches' keys are still to be loaded (it skips itself on none)
                         source["trigger_rule"] = "none_failed"
                 loads[t.resource] = AnalyticsLoadOperator(**source, **_load_args(t, config))
+        if config.views:
+            add_refresh_task(dag, config.destination_conn_id, config.dataset_name)
     return dag
 
 

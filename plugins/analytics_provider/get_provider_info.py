@@ -29,7 +29,13 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Analytics API",
-                "python-modules": ["analytics_provider.operators.load"],
+                "python-modules": ["analytics_provider.operators.load", "analytics_provider.operators.usage_export"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Analytics API",
+                "python-modules": ["analytics_provider.triggers.usage_export"],
             }
         ],
         "connection-types": [

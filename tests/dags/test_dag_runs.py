@@ -150,3 +150,7 @@ def test_the_projects_dag_loads_workflow_runs_and_reads_unknown_runs_by_id(airfl
         ).fetchone()[0]
     assert runs[0] == runs[1] > 0
     assert unknown == 0, "every run's workflow was read by id (or was already loaded)"
+    # after the loads, the views over what this DAG loads (views/catalog.py) were created by its last task
+    assert states["refresh_views"] == ["success"]
+    views = set(_xcom(airflow_env, "analytics_pipelines", "refresh_views", "return_value")["created"])
+    assert {"ci_workflow_daily", "ci_job_daily", "ci_approval_daily"} <= views

@@ -15,11 +15,12 @@ from analytics_provider.batching import is_batch_ref, parent_loads, pull_batch, 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.failures import translate_failure
+from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
 
 
-class AnalyticsLoadOperator(BaseOperator):
+class AnalyticsLoadOperator(LineageMixin, BaseOperator):
     """Load one resource of the analytics API with dlt and merge it into the destination.
 
     For an incremental resource the window comes from, in order: `start`/`end` (explicit, stateless:
@@ -133,6 +134,7 @@ class AnalyticsLoadOperator(BaseOperator):
         from analytics_provider.window import resolve_window
 
         route_dlt_logging(self.log)
+        self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
         initial = resource.incremental.initial_lookback if resource.incremental else None
         window = resolve_window(
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
@@ -226,6 +228,7 @@ class AnalyticsLoadOperator(BaseOperator):
                         if not window.stateless:
                             refresh = refresh_for(spec, resource, sql, _reference_time(context), self.log)
             load_ids = list(load_info.loads_ids)
+            self._lineage_written = record_written(pipeline, self.dataset_name, rows)  # OpenLineage
         requests_made = fetched + built.stats.total
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",

@@ -14,6 +14,9 @@ POST     /_emulator/advance             ``{"minutes": 60}``
 POST     /_emulator/finish              finish open work, approve approvals, re-run one failure
 POST     /_emulator/hold                ``{"count": 8}``: old approvals wait for weeks (see :mod:`.changes`)
 POST     /_emulator/changes             ``{"round": 1}``: one round of the change model (:mod:`.changes`)
+GET      /_emulator/usage_export        usage export settings and jobs (see :mod:`.usage_export`)
+POST     /_emulator/usage_export        ``{"delay_s": 5, "fail_next": 1, ...}`` (any of its settings)
+GET      /_emulator/usage_export/truth  ``?org_id=&start=&end=``: the rows an export would hold
 =======  =============================  ==========================================================
 """
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import changes
+from . import changes, usage_export
 from .model import fmt_ms
 from .routes import Request, Response, error
 from .truth import RESOURCES
@@ -50,6 +53,8 @@ def _dispatch(app: EmulatorApp, req: Request) -> Response:
             return Response(200, app.stats.snapshot())
         if name == "faults":
             return Response(200, app.faults.config.to_json())
+        if name.startswith("usage_export"):
+            return usage_control(app, name, req)
         if name.startswith("truth/"):
             resource = name.removeprefix("truth/")
             if resource not in RESOURCES:
@@ -73,6 +78,19 @@ def _dispatch(app: EmulatorApp, req: Request) -> Response:
             return Response(200, state.finish())
         if name in ("hold", "changes"):
             return Response(200, changes.control(state, name, body))
+        if name == "usage_export":
+            return Response(200, app.api.usage.configure(body))
+    return error(404, f"No control endpoint {req.method} {req.path}")
+
+
+def usage_control(app: EmulatorApp, name: str, req: Request) -> Response:
+    """GET usage_export: settings and jobs; GET usage_export/truth?org_id=&start=&end=: rows."""
+    if name == "usage_export":
+        return Response(200, app.api.usage.snapshot())
+    if name == "usage_export/truth":
+        args = {k: req.arg(k) or "" for k in ("org_id", "start", "end")}
+        rows = usage_export.truth(app.api.usage, **args)
+        return Response(200, {"resource": "usage", "count": len(rows), "rows": rows})
     return error(404, f"No control endpoint {req.method} {req.path}")
 
 

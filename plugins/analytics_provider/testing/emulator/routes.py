@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import insights, insights_runs, legacy, views
+from . import insights, insights_runs, legacy, usage_export, views
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
 
@@ -50,6 +50,7 @@ class Route:
     handler: Handler
     paginated: bool = False
     child_list: bool = False
+    methods: tuple[str, ...] = ("GET",)
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,7 @@ class Api:
     def __init__(self, state: EmulatorState, tokens: PageTokens) -> None:
         self.state = state
         self.tokens = tokens
+        self.usage = usage_export.UsageExports(state, secret=f"usage:{state.seed}")
 
     # -- v2 -------------------------------------------------------------------------------
     def me(self, req: Request) -> Response:
@@ -170,6 +172,12 @@ class Api:
             return error(404, "Project not found.")
         return Response(200, insights.branches(project))
 
+    def usage_export_create(self, req: Request) -> Response:
+        return usage_export.handle_create(self.usage, req)
+
+    def usage_export_status(self, req: Request) -> Response:
+        return usage_export.handle_status(self.usage, req)
+
     # -- v1.1 -----------------------------------------------------------------------------
     def v11_me(self, req: Request) -> Response:
         return _v11(req, legacy.v11_me(self.state.world))
@@ -216,6 +224,8 @@ ROUTES: list[Route] = [
     Route("/v2/insights/{project_slug}/branches", Api.insights_branches),
     Route("/v2/insights/{project_slug}/workflows", insights_runs.list_workflows, paginated=True),
     Route("/v2/insights/{project_slug}/workflows/{workflow_name}", insights_runs.list_runs, paginated=True),
+    Route("/v2/organizations/{org_id}/usage_export_job", Api.usage_export_create, methods=("POST",)),
+    Route("/v2/organizations/{org_id}/usage_export_job/{usage_export_job_id}", Api.usage_export_status),
     Route("/v1.1/me", Api.v11_me),
     Route("/v1.1/projects", Api.v11_projects),
 ]

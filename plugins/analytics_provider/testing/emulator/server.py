@@ -21,6 +21,7 @@ from .metering import RateLimiter, Stats
 from .pagination import PageTokens
 from .routes import JSON, Api, Request, Response, Route, error, match
 from .state import EmulatorState
+from .usage_export import DOWNLOAD_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,21 @@ class EmulatorApp:
             return control.handle(self, Request(method, path, {}, query, headers, body)), []
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000)
+        if path.startswith(DOWNLOAD_PREFIX):
+            return self._download(method, path, query, headers), []
         route, params = match(path)
-        req = Request(method, path, params or {}, query, headers)
+        req = Request(method, path, params or {}, query, headers, body)
         template = f"{method} {route.template if route else '<unmatched>'}"
         response, fired = self._respond(route, req, raw_path)
         self.stats.record(template, response.status, [f.rule.kind for f in fired])
         return response, fired
+
+    def _download(self, method: str, path: str, query: dict[str, list[str]], headers: Any) -> Response:
+        """A pre-signed usage export file: no API key (the URL is the credential), not faulted."""
+        req = Request(method, path, {}, query, headers)
+        status, data, content_type = self.api.usage.download(path, query, carries_key=self.authorized(req))
+        self.stats.record(f"{method} {DOWNLOAD_PREFIX}{{file}}", status, [])
+        return Response(status, data, content_type=content_type)
 
     def _respond(self, route: Route | None, req: Request, raw_path: str) -> tuple[Response, list[Fired]]:
         if not self.authorized(req):
@@ -95,7 +105,7 @@ class EmulatorApp:
                 return _fault_response(f, limit_headers), [f]
         if route is None:
             return error(404, "Not found."), []
-        if req.method != "GET":
+        if req.method not in route.methods:
             return error(405, f"Method {req.method} not allowed."), []
         response = route.handler(self.api, req)
         response.headers.update(limit_headers)

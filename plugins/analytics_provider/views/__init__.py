@@ -1,0 +1,1 @@
+"""Ready views of CI metrics in the destination dataset (catalog.py), refreshed after the loads."""
