@@ -156,6 +156,10 @@ def main() -> int:
     ok = all(r["pipeline_requests"] <= r["allowed"] for r in rows)
     out(f"Target at most needed + 1 page per list endpoint: {'MET' if ok else 'MISSED'}")
     out()
+    import changes  # a run after the API changed: requests against changed records (issue 16)
+
+    results["after_changes"] = changes.report(days)
+    out()
     _common.write_json(args.json, results)
     return 0
 

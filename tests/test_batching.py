@@ -143,15 +143,16 @@ def _job(i: int, status: str = "success", number: int | None = None) -> dict[str
 
 
 def test_keys_come_from_what_the_parent_load_recorded(duckdb_path: Path) -> None:
-    """`jobs` binds project_slug + job_number of `workflow_jobs` rows, only final ones, and never a
-    row without a job number (approval jobs)."""
+    """`jobs` binds project_slug + job_number of `workflow_jobs` rows, running ones too (their
+    details are loaded and re-read until final), and never a row without a job number (approval jobs)."""
     rows = [_job(1), _job(2, "running"), _job(3, "failed"), {**_job(4), "job_number": None}, _job(5, number=1)]
     load_id = record(duckdb_path, "workflow_jobs", rows)
     batches = plan_batches(_summary(load_id), "jobs", batch_size=1)
     assert batches == [
         [{"project_slug": "gh/acme/api", "job_number": 1}],
+        [{"project_slug": "gh/acme/api", "job_number": 2}],
         [{"project_slug": "gh/acme/api", "job_number": 3}],
-    ], "final rows only, one key per (slug, number), none for the row without a number"
+    ], "one key per (slug, number), none for the row without a number"
 
 
 def test_exactly_the_keys_of_the_given_loads(duckdb_path: Path) -> None:
@@ -178,11 +179,29 @@ def test_refresh_parents_are_added_once(duckdb_path: Path) -> None:
     assert plan_batches(_summary(refresh_parents=["p9"]), "pipeline_workflows") == [[{"pipeline_id": "p9"}]]
 
 
-def test_jobs_already_loaded_are_not_handed_again(duckdb_path: Path) -> None:
-    load_id = record(duckdb_path, "workflow_jobs", [_job(1), _job(2)])
-    done = [{"project_slug": "gh/acme/api", "number": 1}]
+def test_jobs_already_loaded_final_are_not_handed_again(duckdb_path: Path) -> None:
+    """`skip_final`: a job loaded while running is handed again (until its details are final)."""
+    load_id = record(duckdb_path, "workflow_jobs", [_job(1), _job(2), _job(3)])
+    done = [
+        {"project_slug": "gh/acme/api", "number": 1, "status": "success"},
+        {"project_slug": "gh/acme/api", "number": 3, "status": "running"},
+    ]
     load_rows(duckdb_path, "jobs", done, primary_key=["project_slug", "number"])
-    assert plan_batches(_summary(load_id), "jobs") == [[{"project_slug": "gh/acme/api", "job_number": 2}]]
+    assert plan_batches(_summary(load_id), "jobs") == [
+        [{"project_slug": "gh/acme/api", "job_number": 2}, {"project_slug": "gh/acme/api", "job_number": 3}]
+    ]
+
+
+def test_job_lists_are_re_read_only_while_a_job_of_them_is_not_final(duckdb_path: Path) -> None:
+    load_id = record(duckdb_path, "workflow", [{"id": w, "status": "success"} for w in ("a", "b", "c")])
+    loaded = [
+        {"id": "j1", "workflow_id": "a", "status": "success"},
+        {"id": "j2", "workflow_id": "a", "status": "not_run"},
+        {"id": "j3", "workflow_id": "b", "status": "success"},
+        {"id": "j4", "workflow_id": "b", "status": "on_hold"},
+    ]
+    load_rows(duckdb_path, "workflow_jobs", loaded)
+    assert plan_batches(_summary(load_id), "workflow_jobs") == [[{"workflow_id": "b"}, {"workflow_id": "c"}]]
 
 
 def test_a_field_no_row_ever_had_is_a_missing_value_not_an_error(duckdb_path: Path) -> None:

@@ -102,7 +102,13 @@ def test_every_resource_has_its_task_in_exactly_one_dag(dagbag: DagBag, spec: Sp
     plans = {t.task_id for t in dagbag.dags["analytics_pipelines"].tasks if t.task_id.startswith("plan_")}
     assert plans == {"plan_context", "plan_pipeline_workflows"}, "one plan task per fan-out, none for `pipelines`"
     plans = {t.task_id for t in dagbag.dags["analytics_projects"].tasks if t.task_id.startswith("plan_")}
-    assert plans == {"plan_specific_project", "plan_insights_metrics", "plan_insights_branches"}
+    assert plans == {
+        "plan_specific_project",
+        "plan_insights_metrics",
+        "plan_insights_branches",
+        "plan_insights_workflows",
+        "plan_rerun_workflows",  # below the incremental `workflow_runs`: re-runs by id, then their jobs
+    }
 
 
 def test_a_lone_batched_child_is_a_task_mapped_over_its_plan_tasks_batches(dagbag: DagBag, spec: Spec) -> None:

@@ -219,7 +219,7 @@ def _with_refresh_parents(
 
 
 def _without_loaded(sql: Any, child: ResourceSpec, found: KeyList) -> KeyList:
-    have = already_loaded(sql, child.table, child.skip_loaded, found)
+    have = already_loaded(sql, child.table, child.skip_loaded, found, child.skip_final)
     if not have:
         return found
     at = [found.names.index(child.skip_loaded[column]) for column in child.skip_loaded]

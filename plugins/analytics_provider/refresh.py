@@ -111,7 +111,8 @@ def plan_refresh(
     young = f"SELECT p.{parent_key} FROM {parents} p WHERE p.{created} >= %s"
     orphan_sql = f"{young} AND NOT EXISTS (SELECT 1 FROM {children} c WHERE c.{owner} = p.{parent_key})"
     has_children = table_columns(sql, refresh.table) is not None  # a first run may have no child table yet
-    rows = query_rows(sql, orphan_sql, cutoff) if has_children else query_rows(sql, young, cutoff)
+    orphan_cutoff = reference - refresh.orphan_max_age
+    rows = query_rows(sql, orphan_sql, orphan_cutoff) if has_children else query_rows(sql, young, orphan_cutoff)
     plan.orphans = [r[0] for r in rows]
     return plan
 
@@ -135,18 +136,34 @@ def _as_datetime(value: Any) -> datetime:
     return pendulum.parse(str(value))
 
 
-def already_loaded(sql: Any, table: str, columns: dict[str, str], keys: Sequence[dict[str, Any]]) -> set[tuple]:
-    """The keys (as tuples in `columns` order) whose row is already in `table`."""
+def already_loaded(
+    sql: Any,
+    table: str,
+    columns: dict[str, str],
+    keys: Sequence[dict[str, Any]],
+    final: dict[str, Sequence[Any]] | None = None,
+) -> set[tuple]:
+    """The keys (as tuples in `columns` order) whose row is already in `table`; with `final`
+    (column -> final values), only those whose every loaded row is final."""
     if not keys:
         return set()
     qualified = sql.make_qualified_table_name(table)
     names = list(columns)
     first = names[0]
+    checks = list((final or {}).items())
+    selected = ", ".join(names + [column for column, _ in checks])
     values = sorted({k[columns[first]] for k in keys}, key=str)
     found: set[tuple] = set()
+    unfinished: set[tuple] = set()
     for start in range(0, len(values), 500):
         chunk = values[start : start + 500]
         marks = ", ".join(["%s"] * len(chunk))
-        rows = query_rows(sql, f"SELECT {', '.join(names)} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
-        found.update(tuple(str(v) for v in row) for row in rows)
+        rows = query_rows(sql, f"SELECT {selected} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
+        for row in rows:
+            key = tuple(str(v) for v in row[: len(names)])
+            found.add(key)
+            done = row[len(names) :]
+            if any(value not in allowed for value, (_, allowed) in zip(done, checks, strict=True)):
+                unfinished.add(key)
+    found -= unfinished
     return {t for t in (tuple(str(k[columns[n]]) for n in names) for k in keys) if t in found}

@@ -130,6 +130,26 @@ def test_the_pipelines_dag_fans_out_over_mapped_batches(airflow_env: dict[str, s
         pipeline_ids = {r[0] for r in con.execute("SELECT id FROM analytics.pipelines").fetchall()}
     assert pipelines > 0 and jobs[0] == jobs[1] > 0
     assert len(handed) == len(set(handed)) and set(handed) == pipeline_ids, "every pipeline in one batch"
+
+
+def test_the_projects_dag_loads_workflow_runs_and_reads_unknown_runs_by_id(airflow_env: dict[str, str]) -> None:
+    """Insights workflow names -> runs (incremental, server-side start-date) -> runs whose workflow
+    is not loaded final yet, by id, with their jobs: under Airflow's task runner, mapped tasks included."""
+    import duckdb
+
+    result = _dags_test(airflow_env, "analytics_projects")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    states = _states(airflow_env, "analytics_projects")
+    assert all(state in ("success", "skipped") for values in states.values() for state in values), states
+    assert states["workflow_runs"] == ["success"], "the incremental child runs as one task"
+    with duckdb.connect(airflow_env["ANALYTICS_DUCKDB_PATH"], read_only=True) as con:
+        runs = con.execute("SELECT count(*), count(DISTINCT id) FROM analytics.workflow_runs").fetchone()
+        unknown = con.execute(
+            "SELECT count(*) FROM analytics.workflow_runs r WHERE NOT EXISTS "
+            "(SELECT 1 FROM analytics.workflow w WHERE w.id = r.id)"
+        ).fetchone()[0]
+    assert runs[0] == runs[1] > 0
+    assert unknown == 0, "every run's workflow was read by id (or was already loaded)"
     # after the loads, the views over what this DAG loads (views/catalog.py) were created by its last task
     assert states["refresh_views"] == ["success"]
     views = set(_xcom(airflow_env, "analytics_pipelines", "refresh_views", "return_value")["created"])

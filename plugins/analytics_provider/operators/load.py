@@ -139,6 +139,9 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         window = resolve_window(
             context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
         )
+        from analytics_provider.retention import past_retention
+
+        retained_since = past_retention(resource, window, self.log)
         target = resolve_destination(self.destination_conn_id)
         if is_batch_ref(self.parent_keys):
             self.parent_keys = pull_batch(self.parent_keys, context)
@@ -237,6 +240,8 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
             time.monotonic() - started,
         )
         summary = self._summary(resource, window, rows, load_ids, requests_made, built.stats.not_found_as_empty)
+        if retained_since is not None:
+            summary["served_since"] = retained_since  # the window starts before the API's retention
         if refresh is not None:
             summary["refresh"] = refresh.summary()
             summary["refresh_parents"] = refresh.parents()

@@ -41,11 +41,20 @@ _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor",
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
     "carry", "only_if", "incremental", "refresh", "skip_loaded", "org_field", "columns", "table_name", "batch_size",
-    "fetch_parent",
+    "fetch_parent", "skip_final",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
-_INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback"}
-_REFRESH_KEYS = {"table", "parent_column", "final", "status_column", "created_column", "lookback", "max_age"}
+_INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback", "retention"}
+_REFRESH_KEYS = {
+    "table",
+    "parent_column",
+    "final",
+    "status_column",
+    "created_column",
+    "lookback",
+    "max_age",
+    "orphan_max_age",
+}
 _DAG_KEYS = {"dag_id", "description", "schedule", "resources"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -225,6 +234,11 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
             "an `incremental` child reads the new rows of every parent key on each run: skipping a key "
             "already loaded would miss them; drop `skip_loaded` (or `incremental`)",
         )
+    skip_final = ctx.typed(r.get("skip_final") or {}, f"{path}.skip_final", dict, "a mapping of column to values")
+    if skip_final and not skip_loaded:
+        raise ctx.fail(f"{path}.skip_final", "`skip_final` says when a loaded key is final: it needs `skip_loaded`")
+    for key, values in skip_final.items():
+        ctx.typed(values, f"{path}.skip_final.{key}", list, "a list of final values")
     refresh = _refresh(ctx, r.get("refresh"), f"{path}.refresh")
     if refresh is not None and r.get("incremental") is None:
         raise ctx.fail(f"{path}.refresh", "`refresh` works with an `incremental` resource's scheduled runs")
@@ -252,6 +266,7 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         incremental=_incremental(ctx, r.get("incremental"), f"{path}.incremental"),
         refresh=refresh,
         skip_loaded={str(k): str(v) for k, v in skip_loaded.items()},
+        skip_final={str(k): tuple(v) for k, v in skip_final.items()},
         columns=columns,
         org_field=r.get("org_field"),
         table_name=r.get("table_name"),
@@ -292,7 +307,7 @@ def _incremental(ctx: _Ctx, raw: Any, path: str) -> IncrementalSpec | None:
     i = ctx.mapping(raw, path, _INCREMENTAL_KEYS, {"cursor_path"})
     if i.get("row_order") not in (None, "asc", "desc"):
         raise ctx.fail(f"{path}.row_order", f"expected `asc` or `desc`, got `{i['row_order']}`")
-    durations = _durations(ctx, i, path, ("lookback", "initial_lookback"))
+    durations = _durations(ctx, i, path, ("lookback", "initial_lookback", "retention"))
     return IncrementalSpec(cursor_path=i["cursor_path"], row_order=i.get("row_order"), **durations)
 
 
@@ -313,7 +328,7 @@ def _refresh(ctx: _Ctx, raw: Any, path: str) -> RefreshSpec | None:
         return None
     f = ctx.mapping(raw, path, _REFRESH_KEYS, {"table", "parent_column", "final"})
     final = ctx.typed(f["final"], f"{path}.final", list, "a list of final status values")
-    durations = _durations(ctx, f, path, ("lookback", "max_age"))
+    durations = _durations(ctx, f, path, ("lookback", "max_age", "orphan_max_age"))
     names = {k: str(f[k]) for k in ("table", "parent_column", "status_column", "created_column") if k in f}
     return RefreshSpec(final=tuple(str(v) for v in final), **names, **durations)
 

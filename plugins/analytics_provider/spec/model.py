@@ -65,10 +65,11 @@ class EndpointSpec:
     """None inherits the client's paginator."""
 
     def placeholders(self) -> set[str]:
-        """Names of the `{placeholders}` in the path and the param values."""
+        """Names of the `{placeholders}` in the path and the param values; dlt's own
+        `{incremental.start_value}` (an incremental resource's window start) is not one."""
         names: set[str] = set()
         for text in (self.path, *self.params.values()):
-            names.update(f for _, f, _, _ in string.Formatter().parse(text) if f)
+            names.update(f for _, f, _, _ in string.Formatter().parse(text) if f and not f.startswith("incremental."))
         return names
 
 
@@ -78,6 +79,9 @@ class IncrementalSpec:
     row_order: Literal["asc", "desc"] | None = None
     lookback: timedelta = timedelta(0)
     initial_lookback: timedelta = timedelta(days=1)
+    retention: timedelta | None = None
+    """How far back the API serves these rows (insights: 90 days); a window starting earlier is
+    logged and flagged in the summary instead of loading nothing silently."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ class RefreshSpec:
     status_column: str = "status"
     created_column: str = "created_at"
     lookback: timedelta = timedelta(hours=24)
-    max_age: timedelta = timedelta(days=7)
+    max_age: timedelta = timedelta(days=90)
+    orphan_max_age: timedelta = timedelta(days=7)
+    """How long a parent with no child row at all is re-read (a run that died after loading it)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,9 @@ class ResourceSpec:
     skip_loaded: dict[str, str] = field(default_factory=dict)
     """Child column -> key name: keys whose row is already in this resource's table are not fetched
     (not for an `incremental` child, which reads the new rows of every key on each run)."""
+    skip_final: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """With `skip_loaded`: column -> final values. A key is skipped only when every loaded row of
+    it has a final value there; an unfinished record is fetched again on each run until final."""
     org_field: str | None = None
     """Field holding an org slug: when a run or the connection names orgs, other rows are dropped."""
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -12,6 +12,8 @@ POST     /_emulator/faults              set it (``{}`` clears; see :mod:`.faults
 POST     /_emulator/mutate              ``{"resource": "pipelines", "count": 3}``
 POST     /_emulator/advance             ``{"minutes": 60}``
 POST     /_emulator/finish              finish open work, approve approvals, re-run one failure
+POST     /_emulator/hold                ``{"count": 8}``: old approvals wait for weeks (see :mod:`.changes`)
+POST     /_emulator/changes             ``{"round": 1}``: one round of the change model (:mod:`.changes`)
 GET      /_emulator/usage_export        usage export settings and jobs (see :mod:`.usage_export`)
 POST     /_emulator/usage_export        ``{"delay_s": 5, "fail_next": 1, ...}`` (any of its settings)
 GET      /_emulator/usage_export/truth  ``?org_id=&start=&end=``: the rows an export would hold
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import usage_export
+from . import changes, usage_export
 from .model import fmt_ms
 from .routes import Request, Response, error
 from .truth import RESOURCES
@@ -74,6 +76,8 @@ def _dispatch(app: EmulatorApp, req: Request) -> Response:
             return Response(200, state.advance(float(body["minutes"])))
         if name == "finish":
             return Response(200, state.finish())
+        if name in ("hold", "changes"):
+            return Response(200, changes.control(state, name, body))
         if name == "usage_export":
             return Response(200, app.api.usage.configure(body))
     return error(404, f"No control endpoint {req.method} {req.path}")

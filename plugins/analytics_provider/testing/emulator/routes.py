@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import insights, legacy, usage_export, views
+from . import insights, insights_runs, legacy, usage_export, views
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
 
@@ -222,6 +222,8 @@ ROUTES: list[Route] = [
     Route("/v2/project/{project_slug}", Api.project),
     Route("/v2/insights/pages/{project_slug}/summary", Api.insights_summary),
     Route("/v2/insights/{project_slug}/branches", Api.insights_branches),
+    Route("/v2/insights/{project_slug}/workflows", insights_runs.list_workflows, paginated=True),
+    Route("/v2/insights/{project_slug}/workflows/{workflow_name}", insights_runs.list_runs, paginated=True),
     Route("/v2/organizations/{org_id}/usage_export_job", Api.usage_export_create, methods=("POST",)),
     Route("/v2/organizations/{org_id}/usage_export_job/{usage_export_job_id}", Api.usage_export_status),
     Route("/v1.1/me", Api.v11_me),

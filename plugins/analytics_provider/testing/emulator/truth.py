@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import insights, legacy, views
+from . import insights, insights_runs, legacy, views
 from .model import Pipeline, parse_time
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ RESOURCES = (
     "insights_metrics",
     "insights_branches",
     "workflow_jobs",
+    "workflow_runs",
 )
 
 
@@ -56,6 +57,8 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
         return [{**insights.summary(state, p), "project_slug": p.slug} for p in projects]
     if resource == "insights_branches":
         return [{**insights.branches(p), "project_slug": p.slug} for p in projects]
+    if resource == "workflow_runs":  # insights: finished runs of the last 90 days, whatever `since`
+        return insights_runs.truth_rows(state, projects)
     pipelines = _pipelines(state, since, until)
     if resource == "pipelines":
         return [views.pipeline(p) for p in pipelines]
