@@ -68,7 +68,9 @@ def build_source(
     with a stored cursor continues from it (minus the lookback), whatever the window start."""
     cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
     stats = RequestStats()
-    hook = make_response_hook(resource.name, settings, stats, resource.endpoint.not_found == "empty")
+    hook = make_response_hook(
+        resource.name, settings, stats, resource.endpoint.not_found == "empty", resource.endpoint.path
+    )
     client = {
         "base_url": settings.base_url,
         "headers": dict(spec.client.headers),

@@ -14,6 +14,7 @@ from requests import HTTPError, PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import JSONDecodeError, RequestException
 
+from analytics_provider.dlt_source.deprecation import DeprecationNotices
 from analytics_provider.dlt_source.throttle import ConcurrencyGate
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
@@ -85,12 +86,15 @@ class RequestStats:
 
 
 def make_response_hook(
-    resource: str, settings: ApiSettings, stats: RequestStats, not_found_empty: bool
+    resource: str, settings: ApiSettings, stats: RequestStats, not_found_empty: bool, endpoint: str = ""
 ) -> Callable[..., Any]:
-    """A `requests` response hook: raises our errors before dlt's (which may print the key)."""
+    """A `requests` response hook: raises our errors before dlt's (which may print the key), and
+    reports a deprecated `endpoint` once (deprecation.py)."""
+    notices = DeprecationNotices(resource, endpoint)
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> Response:
         stats.count(response.status_code)
+        notices.check(response)
         path = settings.redact(response.request.path_url if response.request else response.url)
         if response.status_code == 404 and not_found_empty:
             with stats._lock:

@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--rate-limit", type=float, default=0.0, help="requests/second, 0 = off")
     ap.add_argument("--faults", default="none", help="none | hostile | a JSON fault config")
+    ap.add_argument("--v11-branches", action="store_true", help="v1.1 projects with `branches` (pre 2026-12-07)")
+    ap.add_argument("--v11-sunset", action="store_true", help="v1.1 answers carry Deprecation/Sunset headers")
     ns = ap.parse_args(argv)
     try:
         parse_faults(ns.faults)
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         latency_ms=ns.latency_ms,
         rate_limit=ns.rate_limit,
         faults=ns.faults,
+        v11_branches=ns.v11_branches,
+        v11_sunset=ns.v11_sunset,
     )
 
 

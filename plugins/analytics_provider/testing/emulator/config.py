@@ -27,6 +27,9 @@ class EmulatorConfig:
     :param latency_ms: added to every API request.
     :param rate_limit: requests per second allowed (token bucket); 0 switches it off.
     :param faults: ``"none"``, ``"hostile"``, a JSON string or a dict (see :mod:`.faults`).
+    :param v11_branches: serve v1.1 ``projects`` with ``branches``, as before 7 Dec 2026 (the
+        default is the shape from that day on, as ``?shallow=true`` previews it).
+    :param v11_sunset: v1.1 answers carry ``Deprecation``/``Sunset`` headers.
     """
 
     host: str = "127.0.0.1"
@@ -40,6 +43,8 @@ class EmulatorConfig:
     latency_ms: float = 0.0
     rate_limit: float = 0.0
     faults: str | dict[str, Any] | None = None
+    v11_branches: bool = False
+    v11_sunset: bool = False
 
     def now_ms(self) -> int:
         if self.now is None:
@@ -76,4 +81,6 @@ class EmulatorConfig:
         ]
         if faults:
             args += ["--faults", faults]
+        args += ["--v11-branches"] if self.v11_branches else []
+        args += ["--v11-sunset"] if self.v11_sunset else []
         return args

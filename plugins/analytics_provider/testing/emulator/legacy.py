@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .generator import World, make_uuid
 from .model import HOUR_MS, MINUTE_MS, Project, fmt_ms
+
+if TYPE_CHECKING:
+    from .routes import Response
+    from .state import EmulatorState
 
 
 def v11_me(world: World) -> dict[str, Any]:
@@ -53,16 +57,28 @@ def v11_me(world: World) -> dict[str, Any]:
     }
 
 
-def v11_projects(world: World) -> list[dict[str, Any]]:
-    return [_v11_project(world, p) for org in world.orgs for p in org.projects]
+#: From this day v1.1 `projects` has no `branches` (CircleCI changelog); brownouts ran before it.
+BRANCHES_SUNSET = "Mon, 07 Dec 2026 00:00:00 GMT"
+
+
+def v11_projects(world: World, branches: bool = False) -> list[dict[str, Any]]:
+    """The followed projects; ``branches`` keeps the shape served before 7 Dec 2026."""
+    return [_v11_project(world, p, branches) for org in world.orgs for p in org.projects]
+
+
+def with_sunset(state: EmulatorState, response: Response) -> Response:
+    """Adds the ``Deprecation``/``Sunset`` headers (RFC 9745 / 8594) when the knob asks for them."""
+    if state.v11_sunset:
+        response.headers.update({"Deprecation": "@1764547200", "Sunset": BRANCHES_SUNSET})
+    return response
 
 
 def _v11_url(p: Project) -> str:
     return "https:" + p.vcs_url if p.vcs_url.startswith("//") else p.vcs_url
 
 
-def _v11_project(world: World, p: Project) -> dict[str, Any]:
-    return {
+def _v11_project(world: World, p: Project, branches: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "vcs_url": _v11_url(p),
         "username": p.org.name,
         "reponame": p.name,
@@ -74,8 +90,10 @@ def _v11_project(world: World, p: Project) -> dict[str, Any]:
         "language": None,
         "aws": {"keypair": None},
         "feature_flags": {"builds-service": True, "oss": False, "set-github-status": True},
-        "branches": {b: _branch(world, p, b) for b in p.branches},
     }
+    if branches:
+        row["branches"] = {b: _branch(world, p, b) for b in p.branches}
+    return row
 
 
 def _branch(world: World, p: Project, branch: str) -> dict[str, Any]:

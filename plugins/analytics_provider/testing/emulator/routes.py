@@ -180,10 +180,11 @@ class Api:
 
     # -- v1.1 -----------------------------------------------------------------------------
     def v11_me(self, req: Request) -> Response:
-        return _v11(req, legacy.v11_me(self.state.world))
+        return legacy.with_sunset(self.state, _v11(req, legacy.v11_me(self.state.world)))
 
     def v11_projects(self, req: Request) -> Response:
-        return _v11(req, legacy.v11_projects(self.state.world))
+        branches = self.state.v11_branches and req.arg("shallow") != "true"
+        return legacy.with_sunset(self.state, _v11(req, legacy.v11_projects(self.state.world, branches)))
 
     # -- helpers --------------------------------------------------------------------------
     def _paged(

@@ -35,6 +35,7 @@ class EmulatorApp:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.state = EmulatorState(config.seed, config.days, config.now_ms(), config.scale)
+        self.state.v11_branches, self.state.v11_sunset = config.v11_branches, config.v11_sunset
         self.api = Api(self.state, PageTokens(f"emulator:{config.seed}"))
         self.faults = FaultInjector(parse_faults(config.faults, config.seed))
         self.limiter = RateLimiter(config.rate_limit)

@@ -49,6 +49,9 @@ class EmulatorState:
         self.workflows_by_id: dict[str, Workflow] = {}
         self.jobs_by_number: dict[tuple[str, int], Job] = {}
         self.rerun_pipelines: set[str] = set()
+        #: v1.1 knobs (EmulatorConfig.v11_branches / v11_sunset)
+        self.v11_branches = False
+        self.v11_sunset = False
 
     # -- segments -------------------------------------------------------------------------
     def segment_of(self, ms: int) -> int:

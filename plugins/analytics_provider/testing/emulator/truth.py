@@ -50,7 +50,7 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
     if resource == "me":
         return [legacy.v11_me(world)]
     if resource == "projects":
-        return legacy.v11_projects(world)
+        return legacy.v11_projects(world, branches=state.v11_branches)
     if resource == "specific_project":
         return [views.project(p) for p in projects]
     if resource == "insights_metrics":
