@@ -55,7 +55,7 @@ def out(text: str = "") -> None:
 
 # -- the emulator ---------------------------------------------------------------------------------
 def api_connection_env(base_url: str, conn_id: str = "analytics_api_default") -> dict[str, str]:
-    conn = {"conn_type": "analytics_api", "host": base_url, "password": API_KEY, "extra": {"auth_header": "api_key"}}
+    conn = {"conn_type": "analytics_api", "host": base_url, "password": API_KEY, "extra": {"key_name": "api_key"}}
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
 
 

@@ -51,7 +51,7 @@ def api_connection(emulator: object, monkeypatch: pytest.MonkeyPatch) -> str:
         "conn_type": "analytics_api",
         "host": emulator.base_url,  # type: ignore[attr-defined]
         "password": API_KEY,
-        "extra": {"auth_header": "api_key", "auth_location": "header"},
+        "extra": {"key_name": "api_key", "auth_location": "header"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_ANALYTICS_API_DEFAULT", json.dumps(conn))
     return "analytics_api_default"

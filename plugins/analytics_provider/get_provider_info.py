@@ -44,7 +44,9 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Analytics API",
                 "connection-type": CONN_TYPE,
                 "conn-fields": {
-                    "auth_header": {
+                    # not `auth_header`: Airflow masks extras named like a secret (`auth_header`,
+                    # `api_key`, `token`...), and its form then shows and saves `***`
+                    "key_name": {
                         "label": "API key name",
                         "description": "Header (or query parameter) that carries the key: `api_key` "
                         "for the seed configuration, `Circle-Token` for the real service.",

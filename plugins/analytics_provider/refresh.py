@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
+from analytics_provider.wording import duration
 
 log = logging.getLogger(__name__)
 _SHOWN = 20
@@ -69,7 +70,7 @@ def refresh_for(spec: Spec, resource: ResourceSpec, sql: Any, reference: datetim
         "Refresh of `%s` children: %d parents created in the last %s, %d owning unfinished `%s` rows",
         resource.name,
         len(plan.lookback),
-        resource.refresh.lookback,
+        duration(resource.refresh.lookback),
         len(plan.unfinished),
         resource.refresh.table,
     )
@@ -78,7 +79,7 @@ def refresh_for(spec: Spec, resource: ResourceSpec, sql: Any, reference: datetim
             "%d unfinished `%s` rows are older than %s and no longer re-read: %s%s",
             len(plan.dropped),
             resource.refresh.table,
-            resource.refresh.max_age,
+            duration(resource.refresh.max_age),
             ", ".join(map(str, plan.dropped[:_SHOWN])),
             " ..." if len(plan.dropped) > _SHOWN else "",
         )

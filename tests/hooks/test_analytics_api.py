@@ -62,7 +62,7 @@ def test_settings_from_the_connection_form_fields(monkeypatch: pytest.MonkeyPatc
         "analytics_form",
         "https://circleci.com/api/",
         "k-123456",
-        auth_header="Circle-Token",
+        key_name="Circle-Token",
         org_slugs="gh/acme, circleci/1234",
     )
     settings = AnalyticsApiHook("analytics_form").get_settings()
@@ -70,6 +70,26 @@ def test_settings_from_the_connection_form_fields(monkeypatch: pytest.MonkeyPatc
     assert settings.auth_name == "Circle-Token" and settings.auth_location == "header"
     assert settings.org_slugs == ("gh/acme", "circleci/1234")
     assert "k-123456" not in repr(settings)
+
+
+def test_older_auth_header_extra_is_still_read_and_key_name_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(monkeypatch, "analytics_old", "https://circleci.com/api", "k-123456", auth_header="Circle-Token")
+    assert AnalyticsApiHook("analytics_old").get_settings().auth_name == "Circle-Token"
+    _set_conn(monkeypatch, "analytics_both", "https://x.test", "k-123456", auth_header="Old-Name", key_name="New-Name")
+    assert AnalyticsApiHook("analytics_both").get_settings().auth_name == "New-Name"
+
+
+@pytest.mark.parametrize("field", ["auth_header", "key_name"])
+def test_a_masked_key_name_saved_by_a_form_is_refused_naming_the_field(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    """What the old form saved (`auth_header: "***"`) fails the connection test with the field to fix,
+    not with a 401 that sends the user to the API key."""
+    _set_conn(monkeypatch, "analytics_masked", emulator.base_url, API_KEY, **{field: "***"})
+    ok, message = AnalyticsApiHook("analytics_masked").test_connection()
+    assert not ok
+    assert f"extra `{field}` is `***`" in message and "API key name" in message and "401" not in message
+    assert API_KEY not in message
 
 
 def test_provider_is_registered_with_its_connection_form() -> None:
@@ -84,6 +104,6 @@ def test_provider_is_registered_with_its_connection_form() -> None:
     assert "analytics_api" in ProvidersManagerTaskRuntime().hooks, "tasks resolve the connection type to the hook"
     manager = ProvidersManager()
     widgets = manager.connection_form_widgets
-    for field in ("auth_header", "auth_location", "org_slugs"):
+    for field in ("key_name", "auth_location", "org_slugs"):
         assert f"extra__analytics_api__{field}" in widgets
     assert manager.field_behaviours["analytics_api"]["relabeling"]["password"] == "API key"

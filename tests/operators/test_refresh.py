@@ -119,6 +119,6 @@ def test_records_unfinished_past_the_cutoff_are_no_longer_reread(
     assert refresh["dropped_unfinished"] == old_unfinished[0][0]
     assert refresh["unfinished_parents"] == young_owners[0][0]
     logged = capsys.readouterr()
-    assert f"{old_unfinished[0][0]} unfinished `workflow` rows are older than 1:00:00 and no longer re-read" in (
+    assert f"{old_unfinished[0][0]} unfinished `workflow` rows are older than 1 h and no longer re-read" in (
         logged.out + logged.err
     )

@@ -60,7 +60,7 @@ def _connect(monkeypatch: pytest.MonkeyPatch, base_url: str, key: str, location:
         "conn_type": "analytics_api",
         "host": base_url,
         "password": key,
-        "extra": {"auth_header": "api_key", "auth_location": location},
+        "extra": {"key_name": "api_key", "auth_location": location},
     }
     monkeypatch.setenv("AIRFLOW_CONN_ANALYTICS_API_DEFAULT", json.dumps(conn))
 

@@ -31,6 +31,7 @@ from requests import Session
 
 from analytics_provider.child_keys import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
 from analytics_provider.dlt_source.paginators import create_paginator
+from analytics_provider.dlt_source.progress import Progress
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
 from analytics_provider.hooks.analytics_api import ApiSettings
 from analytics_provider.spec.model import ResourceSpec, Spec
@@ -67,7 +68,7 @@ def build_source(
     """`state` is the dlt pipeline state restored from the destination: an incremental resource
     with a stored cursor continues from it (minus the lookback), whatever the window start."""
     cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
-    stats = RequestStats()
+    stats = RequestStats(Progress(resource.name, len(parent_keys) if parent_keys else None))
     hook = make_response_hook(
         resource.name, settings, stats, resource.endpoint.not_found == "empty", resource.endpoint.path
     )

@@ -15,6 +15,7 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import JSONDecodeError, RequestException
 
 from analytics_provider.dlt_source.deprecation import DeprecationNotices
+from analytics_provider.dlt_source.progress import Progress, page_rows
 from analytics_provider.dlt_source.throttle import ConcurrencyGate
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
@@ -71,14 +72,17 @@ def redacting_adapter(redact: Callable[[str], str], gate: ConcurrencyGate, pool_
 class RequestStats:
     """Thread-safe counts of responses by status, for the task summary."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self._lock = threading.Lock()
         self.by_status: Counter[int] = Counter()
         self.not_found_as_empty = 0
+        self.progress = progress
 
-    def count(self, status: int) -> None:
+    def count(self, status: int, rows: int = 0) -> None:
         with self._lock:
             self.by_status[status] += 1
+            if self.progress is not None:
+                self.progress.note(status, rows)
 
     @property
     def total(self) -> int:
@@ -93,8 +97,9 @@ def make_response_hook(
     notices = DeprecationNotices(resource, endpoint)
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> Response:
-        stats.count(response.status_code)
         notices.check(response)
+        if response.status_code >= 400:
+            stats.count(response.status_code)
         path = settings.redact(response.request.path_url if response.request else response.url)
         if response.status_code == 404 and not_found_empty:
             with stats._lock:
@@ -118,13 +123,18 @@ def make_response_hook(
                 resource,
                 path,
             )
-        _parse_json_once(response, resource, path, settings)
+        try:
+            parsed = _parse_json_once(response, resource, path, settings)
+        except NotJsonError:
+            stats.count(response.status_code)
+            raise
+        stats.count(response.status_code, page_rows(parsed))
         return response
 
     return hook
 
 
-def _parse_json_once(response: Response, resource: str, path: str, settings: ApiSettings) -> None:
+def _parse_json_once(response: Response, resource: str, path: str, settings: ApiSettings) -> Any:
     """Parse the body now (dlt reads `.json()` twice per page) and fail clearly if it is not JSON."""
     try:
         parsed = _decode(response)
@@ -139,6 +149,7 @@ def _parse_json_once(response: Response, resource: str, path: str, settings: Api
             path,
         ) from None
     response.json = lambda **_: parsed  # type: ignore[method-assign]
+    return parsed
 
 
 def _decode(response: Response) -> Any:

@@ -46,13 +46,40 @@ def _extra(extras: dict[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
+MASKED = "***"
+"""What Airflow's forms show, and a form saves, for an extra whose name looks secret."""
+
+
+def key_name(conn_id: str, extras: dict[str, Any]) -> str:
+    """The header (or query parameter) that carries the key: extra `key_name`, else the older
+    `auth_header`, else `api_key`.
+
+    `auth_header` is masked by Airflow (its name is in `DEFAULT_SENSITIVE_FIELDS`): the form showed
+    it as `***` and saved `***`. Such a value is refused here, naming the field to fix, instead of
+    sending a header named `***` and failing every request with 401."""
+    for name in ("key_name", "auth_header"):
+        value = _extra(extras, name)
+        if value is None:
+            continue
+        value = str(value).strip()
+        if value == MASKED:
+            raise AnalyticsApiError(
+                f"Airflow connection `{conn_id}`: extra `{name}` is `***`, a value Airflow's form masked "
+                "and saved. Set the connection's `API key name` (extra `key_name`) to the header that "
+                "carries the key: `Circle-Token` for the real service, `api_key` for the emulator."
+            )
+        if value:
+            return value
+    return "api_key"
+
+
 class AnalyticsApiHook(BaseHook):
     """Connects to the analytics API with an API key.
 
     The connection's host is the base URL (`https://circleci.com/api`, or the emulator's
-    `http://127.0.0.1:8089`), its password the API key. Extras: `auth_header` (default
-    `api_key`; the real service reads `Circle-Token`), `auth_location` (`header` or `query`),
-    `org_slugs` (comma-separated; empty means every org of the key).
+    `http://127.0.0.1:8089`), its password the API key. Extras: `key_name` (default `api_key`;
+    the real service reads `Circle-Token`; the older `auth_header` is still read), `auth_location`
+    (`header` or `query`), `org_slugs` (comma-separated; empty means every org of the key).
 
     :param analytics_conn_id: the Airflow connection id.
     """
@@ -94,7 +121,7 @@ class AnalyticsApiHook(BaseHook):
                 conn_id=self.analytics_conn_id,
                 base_url=host.rstrip("/"),
                 api_key=conn.password or "",
-                auth_name=_extra(extras, "auth_header") or "api_key",
+                auth_name=key_name(self.analytics_conn_id, extras),
                 auth_location=location,
                 org_slugs=tuple(s for s in slugs if s),
             )

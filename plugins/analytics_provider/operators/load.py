@@ -18,6 +18,7 @@ from analytics_provider.operators.failures import translate_failure
 from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.wording import batch_label, requests_text
 
 
 class AnalyticsLoadOperator(LineageMixin, BaseOperator):
@@ -231,12 +232,11 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
             self._lineage_written = record_written(pipeline, self.dataset_name, rows)  # OpenLineage
         requests_made = fetched + built.stats.total
         self.log.info(
-            "Loaded `%s`: rows %s, load %s, %d requests (%s), %.1fs",
+            "Loaded `%s`: rows %s, load %s, %s, %.1fs",
             resource.name,
             rows or "{}",
             ",".join(load_ids) or "-",
-            requests_made,
-            dict(built.stats.by_status),
+            requests_text(built.stats.by_status, fetched),
             time.monotonic() - started,
         )
         summary = self._summary(resource, window, rows, load_ids, requests_made, built.stats.not_found_as_empty)
@@ -270,11 +270,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
 def _label_batch(context: Any, keys: list[dict[str, Any]]) -> None:
     """The mapped task's name in the UI (`map_index_template="{{ batch }}"`): its keys."""
     if hasattr(context, "__setitem__"):
-        context["batch"] = f"{len(keys)} keys" + (f" from {_first(keys[0])}" if keys else "")
-
-
-def _first(key: dict[str, Any]) -> str:
-    return ", ".join(f"{name}={value}" for name, value in key.items())
+        context["batch"] = batch_label(keys)
 
 
 def _truthy(value: bool | str | None) -> bool:
