@@ -150,6 +150,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         if self.parent_output is not None and resource.parent is not None:
             loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
             if loads.empty:
+                _label_batch(context, [])
                 raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
         session = hook.get_conn(spec.client.error_handler)
         org_slugs = _slugs(self.org_slugs) or settings.org_slugs
@@ -168,6 +169,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
             self.parent_keys, fetched = fetch_parent_keys(spec, resource, **source_args)
         elif resource.parent is not None and loads is None and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
+            _label_batch(context, [])
             return self._summary(resource, window, {}, [], 0, 0)
         pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
         started = time.monotonic()

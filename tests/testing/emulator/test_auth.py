@@ -70,6 +70,17 @@ def test_v11_maps_keyed_by_data(client: Client) -> None:
     me = client.emu.truth("me")[0]
     projects = client.emu.truth("projects")
     assert set(me["projects"]) == {p["vcs_url"] for p in projects}
+    # from 7 Dec 2026 v1.1 `projects` serves no `branches` (the emulator's default)
+    assert all("branches" not in p for p in projects)
+
+
+def test_v11_projects_before_7_dec_2026_keyed_branches() -> None:
+    emu = make_emulator(v11_branches=True)
+    try:
+        me, projects = emu.truth("me")[0], emu.truth("projects")
+    finally:
+        emu.stop()
+    assert set(me["projects"]) == {p["vcs_url"] for p in projects}
     branches = {b for p in projects for b in p["branches"]}
     assert "feature/ünïcode-λ" in branches and "feature/ünïcode-μ" in branches
     for p in projects:
