@@ -24,8 +24,29 @@ from typing import Any
 import _common
 
 TABLES = {"pipelines": "id", "workflow": "id", "workflow_jobs": "id", "jobs": "number"}
-PIPELINES = ["self_collaborations", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs"]
-PROJECTS = ["projects", "insights_workflows", "workflow_runs", "rerun_workflows", "rerun_workflow_jobs", "rerun_jobs"]
+PIPELINES = ["self_collaborations", "pipelines", "pipeline_workflows", "workflow", "workflow_jobs", "jobs", "job_tests"]
+PROJECTS = [
+    "projects",
+    "insights_workflows",
+    "workflow_runs",
+    "rerun_workflows",
+    "rerun_workflow_jobs",
+    "rerun_jobs",
+    "rerun_job_tests",
+    "flaky_tests",
+]
+FINAL_JOB = {"success", "failed", "canceled", "not_run", "retried", "infrastructure_fail", "timedout"}
+TESTS_PAGE = 20
+
+
+def _final_jobs(emu: Any) -> set[tuple[str, int]]:
+    return {(r["project_slug"], r["number"]) for r in emu.truth("jobs") if r["status"] in FINAL_JOB}
+
+
+def tests_bound(emu: Any, jobs: set[tuple[str, int]]) -> int:
+    """At most one `/tests` request per job in `jobs`, plus the extra pages of its results."""
+    per_job = Counter((r["project_slug"], r["job_number"]) for r in emu.truth("job_tests"))
+    return len(jobs) + sum(max(0, -(-per_job[j] // TESTS_PAGE) - 1) for j in jobs)
 
 
 def _snapshot(emu: Any) -> dict[str, dict[Any, str]]:
@@ -62,10 +83,13 @@ def report(days: int) -> dict[str, Any]:
     try:
         hold_approvals(emu.state, 8)
         full = _run(emu, now - timedelta(days=days), now)
-        before = _snapshot(emu)
+        full_bound = tests_bound(emu, _final_jobs(emu))
+        before, final_before = _snapshot(emu), _final_jobs(emu)
         changed = apply_changes(emu.state, 1)
         changed_rows = _changed(before, _snapshot(emu))
+        newly_final = _final_jobs(emu) - final_before
         after = _run(emu, now, now + timedelta(minutes=30))
+        after_bound = tests_bound(emu, newly_final)
     finally:
         emu.stop()
     result = {
@@ -75,6 +99,14 @@ def report(days: int) -> dict[str, Any]:
         "changed_records": changed_rows,
         "incremental_by_route": dict(after),
         "rerun_pipeline_age_days": round(changed["rerun"]["pipeline_age_ms"] / 86_400_000, 1),
+        "job_tests": {
+            "full_load": {"requests": _tests_requests(full), "bound": full_bound},
+            "after_changes": {
+                "requests": _tests_requests(after),
+                "bound": after_bound,
+                "newly_final_jobs": len(newly_final),
+            },
+        },
     }
     _common.out(
         _common.table(["route", "requests after one round of changes"], sorted(after.items(), key=lambda kv: -kv[1]))
@@ -85,7 +117,19 @@ def report(days: int) -> dict[str, Any]:
         f"against {result['full_load_requests']} for a full {days}-day re-read "
         f"({result['full_load_requests'] / max(result['incremental_requests'], 1):.0f}x fewer)."
     )
+    jt = result["job_tests"]
+    ok = all(v["requests"] <= v["bound"] for v in jt.values())
+    _common.out(
+        f"job_tests: full load {jt['full_load']['requests']} `/tests` requests (bound: one per final job plus extra "
+        f"pages, {jt['full_load']['bound']}); after the changes {jt['after_changes']['requests']} for "
+        f"{jt['after_changes']['newly_final_jobs']} newly final jobs (bound {jt['after_changes']['bound']}): "
+        f"{'MET' if ok else 'MISSED'}"
+    )
     return result
+
+
+def _tests_requests(routes: Counter[str]) -> int:
+    return sum(n for route, n in routes.items() if route.endswith("/tests"))
 
 
 def main() -> int:

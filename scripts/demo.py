@@ -39,7 +39,13 @@ def main() -> int:
         _airflow(env, "db", "migrate")
         _airflow(env, "pools", "set", "analytics_api", "4", "Concurrent calls to the analytics API")
         logical_date = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
-        for dag_id in ("analytics_users", "analytics_projects", "analytics_pipelines", "analytics_usage"):
+        for dag_id in (
+            "analytics_users",
+            "analytics_projects",
+            "analytics_pipelines",
+            "analytics_tests",
+            "analytics_usage",
+        ):
             started = time.monotonic()
             _airflow(env, "dags", "test", dag_id, logical_date)
             log.info("%s finished in %.1fs", dag_id, time.monotonic() - started)

@@ -41,7 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 CUSTOM_SPEC = Path(__file__).resolve().parent / "dags" / "custom_spec.yaml"
 DEEP_SPEC = Path(__file__).resolve().parent / "dags" / "deep_spec.yaml"
-DAG_IDS = ["analytics_pipelines", "analytics_projects", "analytics_users"]
+TIMED_DAG_IDS = ["analytics_pipelines", "analytics_projects", "analytics_users"]
+"""The DAGs on a clock; `analytics_tests` runs when `job_tests` is updated (asset-aware)."""
+DAG_IDS = sorted([*TIMED_DAG_IDS, "analytics_tests"])
 UTC = timezone.utc
 
 
@@ -140,7 +142,7 @@ def test_a_batched_child_with_children_is_a_mapped_task_group_of_its_subtree(dag
     assert list(group.iter_mapped_dependencies()) == [plan]
     tasks = _load_tasks(dag)
     inside = {name for name, task in tasks.items() if task.task_group is group}
-    assert inside == {"pipeline_workflows", "workflow", "workflow_jobs", "jobs"}
+    assert inside == {"pipeline_workflows", "workflow", "workflow_jobs", "jobs", "job_tests"}
     top = tasks["pipeline_workflows"]
     assert top.task_id == "pipeline_workflows_batches.pipeline_workflows"
     assert top.upstream_task_ids == {plan.task_id}
@@ -149,6 +151,7 @@ def test_a_batched_child_with_children_is_a_mapped_task_group_of_its_subtree(dag
         "workflow": "pipeline_workflows",
         "workflow_jobs": "pipeline_workflows",
         "jobs": "workflow_jobs",
+        "job_tests": "jobs",
     }.items():
         task = tasks[name]
         assert task.upstream_task_ids == {tasks[parent].task_id}, name
@@ -163,6 +166,31 @@ def test_an_incremental_child_is_one_task_reading_every_key_of_its_parent(
     assert isinstance(builds, AnalyticsLoadOperator) and builds.upstream_task_ids == {"repos"}
     assert isinstance(builds.parent_output.operator, MappedOperator), "every mapped `repos` task's output"
     assert builds.parent_keys is None
+
+
+def test_flaky_tests_run_when_test_results_land(dagbag: DagBag, spec: Spec) -> None:
+    """`analytics_tests` is scheduled on the Asset both `job_tests` tasks update (asset-aware, no
+    clock); its `flaky_tests` task reads the projects from the API itself, so `projects` stays in
+    `analytics_projects`."""
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+
+    dag = dagbag.dags["analytics_tests"]
+    assert isinstance(dag.timetable, AssetTriggeredTimetable)
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == ["analytics://analytics/job_tests"]
+    producers = [
+        (d.dag_id, t.task_id)
+        for d in dagbag.dags.values()
+        for t in d.tasks
+        if any(getattr(o, "uri", None) == "analytics://analytics/job_tests" for o in t.outlets)
+    ]
+    assert sorted(producers) == [
+        ("analytics_pipelines", "pipeline_workflows_batches.job_tests"),
+        ("analytics_projects", "rerun_workflows_batches.rerun_job_tests"),
+    ]
+    flaky = dag.get_task("flaky_tests")
+    assert flaky.upstream_task_ids == set() and not flaky.is_mapped
+    assert spec.resource("flaky_tests").fetch_parent and "projects" not in dag.task_ids
+    assert set(dag.params) >= {"start", "end"}, "the trigger form is the same as the other DAGs'"
 
 
 def test_a_child_that_fetches_its_parent_is_a_root_of_the_dag(dagbag: DagBag, spec: Spec) -> None:
@@ -215,7 +243,7 @@ def test_plan_tasks_cut_the_spec_batch_size(dagbag: DagBag, duckdb_path: Path) -
     assert [len(b) for b in plan_batches(summary, **plan.op_kwargs)] == [150, 150, 150]
 
 
-@pytest.mark.parametrize("dag_id", DAG_IDS)
+@pytest.mark.parametrize("dag_id", TIMED_DAG_IDS)
 def test_timetable_gives_real_data_intervals(dagbag: DagBag, dag_id: str) -> None:
     timetable = dagbag.dags[dag_id].timetable
     assert isinstance(timetable, CronDataIntervalTimetable)
@@ -308,7 +336,7 @@ def test_dag_survives_serialization(dagbag: DagBag, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
     restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
     assert sorted(restored.task_ids) == sorted(t.task_id for t in dag.tasks)
-    assert isinstance(restored.timetable, CronDataIntervalTimetable)
+    assert type(restored.timetable).__name__ == type(dag.timetable).__name__
     mapped = sorted(t.task_id for t in restored.tasks if t.is_mapped)
     assert mapped == sorted(t.task_id for t in dag.tasks if isinstance(t, MappedOperator))
 

@@ -210,8 +210,10 @@ def _with_refresh_parents(
     parent: ResourceSpec, child: ResourceSpec, found: KeyList, parent_ids: Sequence[Any]
 ) -> KeyList:
     """Add re-read parents to a child that binds only the parent's primary key."""
+    if not parent_ids or not parent.primary_key:
+        return found
     by_pk = [name for name, expr in child.bind.items() if expr == parent.primary_key[0]]
-    if not parent_ids or len(by_pk) != len(child.bind):
+    if len(by_pk) != len(child.bind):
         return found
     seen = set(found.values)
     extra = [(pid,) * len(found.names) for pid in parent_ids]

@@ -94,6 +94,8 @@ class DagPlan:
     schedule: str
     description: str
     tasks: tuple[TaskPlan, ...] = field(default_factory=tuple)
+    assets: tuple[str, ...] = ()
+    """Tables whose update starts a run (asset-aware scheduling) instead of `schedule`."""
 
     def subtree(self, resource: str) -> list[TaskPlan]:
         """`resource` and the tasks below it that load per batch of it, parents first. It stops at an
@@ -123,7 +125,7 @@ def render_plans(spec: Spec) -> list[DagPlan]:
     for dag in spec.dags:
         ordered = _parents_first(spec, dag)
         tasks = tuple(task_plan(spec.resource(name)) for name in ordered)
-        plans.append(DagPlan(dag.dag_id, dag.schedule, dag.description, tasks))
+        plans.append(DagPlan(dag.dag_id, dag.schedule, dag.description, tasks, dag.assets))
     return plans
 
 
@@ -149,7 +151,10 @@ def _parents_first(spec: Spec, dag: DagSpec) -> list[str]:
     ordered: list[str] = []
 
     def visit(name: str) -> None:
-        parent = spec.resource(name).parent
+        resource = spec.resource(name)
+        parent = resource.parent
+        if resource.fetch_parent and parent not in dag.resources:
+            parent = None  # read from the API by the task itself: its loader sits in another DAG
         if parent is not None and parent not in ordered:
             visit(parent)
         if name not in ordered:
@@ -171,12 +176,19 @@ def timetable_for(schedule: str) -> Any:
     return CronDataIntervalTimetable(SCHEDULE_PRESETS.get(schedule, schedule), timezone="UTC")
 
 
+def table_asset(dataset: str, table: str) -> Asset:
+    """The Asset a load task updates (its outlet) and an asset-aware DAG is scheduled on."""
+    return Asset(name=f"{dataset}.{table}", uri=f"analytics://{dataset}/{table}")
+
+
 def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
     doc = [f"### {plan.dag_id}", plan.description, "", "| task | loads table | keys from |", "|---|---|---|"]
     doc += [f"| `{t.resource}` | `{config.dataset_name}.{t.table}` | {_keys_from(t)} |" for t in plan.tasks]
     with DAG(
         dag_id=plan.dag_id,
-        schedule=timetable_for(plan.schedule),
+        schedule=[table_asset(config.dataset_name, t) for t in plan.assets]
+        if plan.assets
+        else timetable_for(plan.schedule),
         start_date=config.start_date,
         catchup=False,
         max_active_runs=1,
@@ -269,7 +281,7 @@ def _load_args(t: TaskPlan, config: FactoryConfig) -> dict[str, Any]:
         "end": "{{ params.end or '' }}",
         "org_slugs": "{{ params.orgs or '' }}",
         "full_refresh": "{{ params.full_refresh }}",
-        "outlets": [Asset(name=f"{config.dataset_name}.{t.table}", uri=f"analytics://{config.dataset_name}/{t.table}")],
+        "outlets": [table_asset(config.dataset_name, t.table)],
         "doc_md": t.doc or None,
         **({"pool": config.pool} if config.pool else {}),
     }

@@ -24,7 +24,8 @@ def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _norm(value: Any) -> Any:
+def norm(value: Any) -> Any:
+    """A value as compared: ISO times and datetimes as epoch milliseconds."""
     if isinstance(value, str) and _ISO.match(value):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
@@ -51,7 +52,7 @@ def assert_equals_truth(query: Query, table: str, key: tuple[str, ...], truth: l
         want = expected[tuple(row[k] for k in key)]
         for name, value in want.items():
             got = row.get(name)
-            if _norm(got) != _norm(value):
+            if norm(got) != norm(value):
                 wrong.append((table, tuple(row[k] for k in key), name, got, value))
     assert not wrong, f"{table}: {len(wrong)} values differ from the API, e.g. {wrong[:3]}"
     return len(loaded)

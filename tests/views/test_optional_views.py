@@ -32,17 +32,24 @@ USAGE = [
 
 def _create(query: Query) -> None:
     query("CREATE SCHEMA IF NOT EXISTS analytics")
+    # as dlt loads `flaky_tests`: one row per project, the list in a nested table
     query(
-        "CREATE TABLE analytics.flaky_tests (project_slug VARCHAR, workflow_name VARCHAR, job_name VARCHAR, "
-        "classname VARCHAR, test_name VARCHAR, times_flaked BIGINT, time_wasted BIGINT, "
-        "workflow_created_at TIMESTAMP WITH TIME ZONE)"
+        "CREATE TABLE analytics.flaky_tests (project_slug VARCHAR, total_flaky_tests DOUBLE PRECISION, _dlt_id VARCHAR)"
     )
+    query(
+        "CREATE TABLE analytics.flaky_tests__flaky_tests (workflow_name VARCHAR, job_name VARCHAR, "
+        "classname VARCHAR, test_name VARCHAR, times_flaked BIGINT, time_wasted BIGINT, "
+        "workflow_created_at TIMESTAMP WITH TIME ZONE, _dlt_parent_id VARCHAR)"
+    )
+    for project in sorted({row[0] for row in FLAKY}):
+        query(f"INSERT INTO analytics.flaky_tests VALUES ('{project}', 0, 'id:{project}')")
     query(
         "CREATE TABLE analytics.usage (project_name VARCHAR, vcs_branch VARCHAR, workflow_name VARCHAR, "
         "job_run_date VARCHAR, total_credits DOUBLE PRECISION)"
     )
-    for row in FLAKY:
-        query(f"INSERT INTO analytics.flaky_tests VALUES ({', '.join(_literal(v) for v in row)})")
+    for project, *item in FLAKY:
+        values = ", ".join(_literal(v) for v in [*item, f"id:{project}"])
+        query(f"INSERT INTO analytics.flaky_tests__flaky_tests VALUES ({values})")
     for row in USAGE:
         query(f"INSERT INTO analytics.usage VALUES ({', '.join(_literal(v) for v in row[:5])})")
 
@@ -54,7 +61,7 @@ def _literal(value: Any) -> str:
 def test_flaky_and_credit_views_follow_their_tables(destination: tuple[Any, Query]) -> None:  # noqa: F811
     conn_id, query = destination
     first = refresh_views(conn_id, "analytics")
-    assert first["created"] == [] and first["skipped"]["ci_flaky_tests"] == ["flaky_tests"]
+    assert first["created"] == [] and first["skipped"]["ci_flaky_tests"] == ["flaky_tests", "flaky_tests__flaky_tests"]
     _create(query)
 
     result = refresh_views(conn_id, "analytics")
@@ -94,8 +101,8 @@ def test_flaky_and_credit_views_follow_their_tables(destination: tuple[Any, Quer
     }
 
     if conn_id is None:  # DuckDB lets a table under a view go (PostgreSQL refuses while the view exists)
-        query("DROP TABLE analytics.flaky_tests")
-        assert refresh_views(conn_id, "analytics")["skipped"]["ci_flaky_tests"] == ["flaky_tests"]
+        query("DROP TABLE analytics.flaky_tests__flaky_tests")
+        assert refresh_views(conn_id, "analytics")["skipped"]["ci_flaky_tests"] == ["flaky_tests__flaky_tests"]
         views = query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics' AND table_type = 'VIEW'"
         )

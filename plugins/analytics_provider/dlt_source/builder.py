@@ -160,6 +160,8 @@ def _rest_entry(
         "write_disposition": resource.write_disposition,
         "table_name": resource.table,
     }
+    if resource.merge_key:
+        entry["merge_key"] = list(resource.merge_key)
     if resource.columns:
         entry["columns"] = resource.columns
     return entry

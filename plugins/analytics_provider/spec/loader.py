@@ -41,7 +41,7 @@ _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor",
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
     "carry", "only_if", "incremental", "refresh", "skip_loaded", "org_field", "columns", "table_name", "batch_size",
-    "fetch_parent", "skip_final",
+    "fetch_parent", "skip_final", "merge_key",
 }  # fmt: skip
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback", "retention"}
@@ -182,13 +182,20 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         raise ctx.fail(f"{path}.name", f"expected a lower-case identifier, got {name!r}")
     path = f"{path} (`{name}`)"
     endpoint = _endpoint(ctx, r["endpoint"], f"{path}.endpoint")
+    merge_key = _columns(ctx, r.get("merge_key", []), f"{path}.merge_key")
     pk = r.get("primary_key", "id")
-    pk_tuple = (pk,) if isinstance(pk, str) else tuple(pk) if isinstance(pk, list) else None
-    if not pk_tuple or not all(isinstance(k, str) and k for k in pk_tuple):
-        raise ctx.fail(f"{path}.primary_key", f"expected a column name or a list of them, got {pk!r}")
+    pk_tuple = _columns(ctx, pk, f"{path}.primary_key")
+    if not pk_tuple and not merge_key:
+        raise ctx.fail(
+            f"{path}.primary_key",
+            "expected a column name or a list of them; rows without an identity need a `merge_key` "
+            "(each load then replaces every row of the merge-key values it brings)",
+        )
     disposition = r.get("write_disposition", "merge")
     if disposition not in ("merge", "append", "replace"):
         raise ctx.fail(f"{path}.write_disposition", f"expected `merge`, `append` or `replace`, got `{disposition}`")
+    if merge_key and disposition != "merge":
+        raise ctx.fail(f"{path}.merge_key", f"a `merge_key` needs `write_disposition: merge`, not `{disposition}`")
     bind = {str(k): str(v) for k, v in ctx.typed(r.get("bind") or {}, f"{path}.bind", dict, "a mapping").items()}
     parent = r.get("parent")
     if bind and not parent:
@@ -247,16 +254,17 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         raise ctx.fail(f"{path}.batch_size", f"expected a positive integer, got {batch_size!r}")
     columns = ctx.typed(r.get("columns") or {}, f"{path}.columns", dict, "a mapping of column hints")
     fetch_parent = ctx.typed(r.get("fetch_parent", False), f"{path}.fetch_parent", bool, "true or false")
-    if fetch_parent and (not parent or r.get("incremental") is None):
+    if fetch_parent and not parent:
         raise ctx.fail(
             f"{path}.fetch_parent",
-            "`fetch_parent` is for an `incremental` child (one task with every parent key); "
-            "give it a `parent` and an `incremental` block, or drop `fetch_parent`",
+            "`fetch_parent` reads the parent's rows in this resource's own task: give it a `parent`, "
+            "or drop `fetch_parent`",
         )
     return ResourceSpec(
         name=name,
         endpoint=endpoint,
         primary_key=pk_tuple,
+        merge_key=merge_key,
         write_disposition=disposition,
         description=str(r.get("description", "")).strip(),
         parent=parent,
@@ -273,6 +281,14 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         batch_size=batch_size,
         fetch_parent=fetch_parent,
     )
+
+
+def _columns(ctx: _Ctx, raw: Any, path: str) -> tuple[str, ...]:
+    """A column name or a list of them (an empty list: none)."""
+    names = (raw,) if isinstance(raw, str) else tuple(raw) if isinstance(raw, list) else None
+    if names is None or not all(isinstance(k, str) and k for k in names):
+        raise ctx.fail(path, f"expected a column name or a list of them, got {raw!r}")
+    return names
 
 
 def _endpoint(ctx: _Ctx, raw: Any, path: str) -> EndpointSpec:
@@ -367,6 +383,18 @@ SCHEDULE_PRESETS = {
 }
 
 
+def _assets(ctx: _Ctx, schedule: Any, path: str, resources: dict[str, ResourceSpec]) -> tuple[str, ...]:
+    """`{assets: [resource, ...]}`: the DAG runs when one of those resources' tables is updated."""
+    s = ctx.mapping(schedule, path, {"assets"}, {"assets"})
+    names = ctx.typed(s["assets"], f"{path}.assets", list, "a list of resource names")
+    if not names:
+        raise ctx.fail(f"{path}.assets", "expected at least one resource whose table update starts the DAG")
+    for name in names:
+        if name not in resources:
+            raise ctx.fail(f"{path}.assets", f"unknown resource `{name}`")
+    return tuple(dict.fromkeys(resources[name].table for name in names))
+
+
 def _check_schedule(ctx: _Ctx, schedule: Any, path: str) -> None:
     """A preset, a cron expression, or `every <duration>` (a fixed interval)."""
     text = str(schedule).strip()
@@ -398,7 +426,10 @@ def _dags(ctx: _Ctx, raw: Any, resources: dict[str, ResourceSpec]) -> tuple[DagS
         names = d["resources"]
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"expected a list of resource names, got {names!r}")
-        _check_schedule(ctx, d["schedule"], f"dags[{i}] (`{dag_id}`).schedule")
+        where = f"dags[{i}] (`{dag_id}`).schedule"
+        assets = _assets(ctx, d["schedule"], where, resources) if isinstance(d["schedule"], Mapping) else ()
+        if not assets:
+            _check_schedule(ctx, d["schedule"], where)
         for name in names:
             if name not in resources:
                 raise ctx.fail(f"dags[{i}] (`{dag_id}`).resources", f"unknown resource `{name}`")
@@ -407,15 +438,16 @@ def _dags(ctx: _Ctx, raw: Any, resources: dict[str, ResourceSpec]) -> tuple[DagS
             owner[name] = dag_id
         for name in d["resources"]:
             parent = resources[name].parent
-            if parent is not None and parent not in d["resources"]:
+            if parent is not None and parent not in d["resources"] and not resources[name].fetch_parent:
                 raise ctx.fail(
                     f"dags[{i}] (`{dag_id}`).resources",
-                    f"`{name}` needs its parent `{parent}` in the same DAG to get its keys",
+                    f"`{name}` needs its parent `{parent}` in the same DAG to get its keys (or `fetch_parent`)",
                 )
         dags.append(
             DagSpec(
                 dag_id=dag_id,
-                schedule=str(d["schedule"]),
+                schedule="" if assets else str(d["schedule"]),
+                assets=assets,
                 resources=tuple(d["resources"]),
                 description=str(d.get("description", "")).strip(),
             )

@@ -108,7 +108,12 @@ class ResourceSpec:
     name: str
     endpoint: EndpointSpec
     primary_key: tuple[str, ...]
+    """Empty only with a `merge_key` (rows that carry no identity, e.g. test results)."""
     write_disposition: WriteDisposition = "merge"
+    merge_key: tuple[str, ...] = ()
+    """dlt's merge key: a load first deletes every row whose merge-key values it brings, then
+    inserts its rows: a replace per parent (all test results of a job) that keeps rows the same
+    key lists twice."""
     description: str = ""
     parent: str | None = None
     bind: dict[str, str] = field(default_factory=dict)
@@ -132,8 +137,9 @@ class ResourceSpec:
     batch_size: int = 200
     fetch_parent: bool = False
     """Read the parent's rows from the API in this resource's own task (the parent must be a root
-    list that is not incremental, and this child one task with every key, i.e. incremental) instead
-    of from what the parent's task loaded: the task then does not wait for the parent's task."""
+    list that is not incremental; this child is then one task with every key) instead of from what
+    the parent's task loaded: the task does not wait for the parent's task, which may even sit in
+    another DAG."""
 
     @property
     def table(self) -> str:
@@ -144,8 +150,11 @@ class ResourceSpec:
 class DagSpec:
     dag_id: str
     schedule: str
+    """A preset, a cron expression or `every <duration>`; empty when `assets` start the DAG."""
     resources: tuple[str, ...]
     description: str = ""
+    assets: tuple[str, ...] = ()
+    """Tables whose update (an asset event of the task that loads them) starts a run."""
 
 
 @dataclass(frozen=True)

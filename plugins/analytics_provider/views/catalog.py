@@ -79,8 +79,20 @@ VIEWS: tuple[ViewDef, ...] = (
         "ci_flaky_tests",
         "Flaky tests per project, workflow, job and test (from insights' flaky tests): times flaked, "
         "time wasted (seconds), workflows in which they flaked, last flaked at. Only when `flaky_tests` is loaded.",
-        {"flaky_tests": optional.FLAKY_COLUMNS},
+        {"flaky_tests": ("project_slug", "_dlt_id"), "flaky_tests__flaky_tests": optional.FLAKY_COLUMNS},
         optional.flaky_tests,
+    ),
+    ViewDef(
+        "ci_test_daily",
+        "Test results per project, workflow, job, test (classname and name) and UTC day the job started: "
+        "jobs that ran it, results, passed, failed, skipped, failure rate (of passed + failed), jobs in which "
+        "it failed and passed (flaky), mean run time in seconds (of results not skipped). Only when "
+        "`job_tests` is loaded.",
+        {
+            "job_tests": optional.TEST_COLUMNS,
+            "jobs": ("project_slug", "number", "name", "started_at", "latest_workflow__name"),
+        },
+        optional.test_daily,
     ),
     ViewDef(
         "ci_credits_daily",

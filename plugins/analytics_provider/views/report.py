@@ -34,6 +34,26 @@ SAMPLES = (
         "SELECT project_slug, branch, workflow, failed_at, recovered_at, recovery_seconds "
         "FROM {ds}.ci_default_branch_recovery ORDER BY failed_at DESC LIMIT 5",
     ),
+    (
+        "Most failing tests (ci_test_daily)",
+        "ci_test_daily",
+        "SELECT job, test_name, SUM(jobs) AS jobs, SUM(failed) AS failed, SUM(flaky_jobs) AS flaky_jobs, "
+        "CAST(SUM(failed) AS DOUBLE) / NULLIF(SUM(passed) + SUM(failed), 0) AS failure_rate "
+        "FROM {ds}.ci_test_daily GROUP BY job, test_name ORDER BY failed DESC, job, test_name LIMIT 5",
+    ),
+    (
+        "Flakiest tests (ci_flaky_tests)",
+        "ci_flaky_tests",
+        "SELECT job, test_name, SUM(times_flaked) AS times_flaked, SUM(time_wasted_seconds) AS time_wasted_seconds, "
+        "MAX(last_flaked_at) AS last_flaked_at FROM {ds}.ci_flaky_tests GROUP BY job, test_name "
+        "ORDER BY times_flaked DESC, job, test_name LIMIT 5",
+    ),
+    (
+        "Credits per day (ci_credits_daily)",
+        "ci_credits_daily",
+        "SELECT day, SUM(jobs) AS jobs, SUM(total_credits) AS total_credits FROM {ds}.ci_credits_daily "
+        "GROUP BY day ORDER BY day DESC LIMIT 5",
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import insights, insights_runs, legacy, usage_export, views
+from . import insights, insights_runs, job_tests, legacy, usage_export, views
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
 
@@ -220,9 +220,11 @@ ROUTES: list[Route] = [
     Route("/v2/workflow/{workflow_id}", Api.workflow),
     Route("/v2/workflow/{workflow_id}/job", Api.workflow_jobs, paginated=True, child_list=True),
     Route("/v2/project/{project_slug}/job/{job_number}", Api.job),
+    Route("/v2/project/{project_slug}/{job_number}/tests", job_tests.list_tests, paginated=True),
     Route("/v2/project/{project_slug}", Api.project),
     Route("/v2/insights/pages/{project_slug}/summary", Api.insights_summary),
     Route("/v2/insights/{project_slug}/branches", Api.insights_branches),
+    Route("/v2/insights/{project_slug}/flaky-tests", job_tests.list_flaky_tests),
     Route("/v2/insights/{project_slug}/workflows", insights_runs.list_workflows, paginated=True),
     Route("/v2/insights/{project_slug}/workflows/{workflow_name}", insights_runs.list_runs, paginated=True),
     Route("/v2/organizations/{org_id}/usage_export_job", Api.usage_export_create, methods=("POST",)),

@@ -2,7 +2,8 @@
 
 Rows are the served objects; child rows get their parent ids added (``workflow_jobs`` ->
 ``workflow_id``, ``jobs`` -> ``project_slug``, ``context`` -> ``owner_id``, insights ->
-``project_slug``). ``since``/``until`` (ISO-8601, ``since <= created_at < until``) apply to
+``project_slug``, ``job_tests`` -> ``project_slug`` and ``job_number``). ``since``/``until``
+(ISO-8601, ``since <= created_at < until``) apply to
 the ``created_at`` of the pipeline a row belongs to (for ``pipelines``, their own); they are
 ignored by resources that do not hang off pipelines.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import insights, insights_runs, legacy, views
+from . import insights, insights_runs, job_tests, legacy, views
 from .model import Pipeline, parse_time
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ RESOURCES = (
     "insights_branches",
     "workflow_jobs",
     "workflow_runs",
+    "job_tests",
+    "flaky_tests",
 )
 
 
@@ -59,6 +62,8 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
         return [{**insights.branches(p), "project_slug": p.slug} for p in projects]
     if resource == "workflow_runs":  # insights: finished runs of the last 90 days, whatever `since`
         return insights_runs.truth_rows(state, projects)
+    if resource == "flaky_tests":  # insights: the last 14 days, whatever `since`
+        return job_tests.truth_flaky_tests(state, projects)
     pipelines = _pipelines(state, since, until)
     if resource == "pipelines":
         return [views.pipeline(p) for p in pipelines]
@@ -67,6 +72,8 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
         return [views.workflow(wf, now) for wf in workflows]
     if resource == "workflow_jobs":
         return [{**views.workflow_job(j, now), "workflow_id": wf.id} for wf in workflows for j in wf.jobs]
+    if resource == "job_tests":
+        return job_tests.truth_job_tests(state, [j for wf in workflows for j in wf.jobs])
     return [
         {**views.job_detail(j, now), "project_slug": wf.pipeline.project.slug}
         for wf in workflows
