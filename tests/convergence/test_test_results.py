@@ -250,3 +250,28 @@ def test_a_test_no_longer_flaky_leaves_the_warehouse(
     run_chain(["projects", "flaky_tests"], task_context(START, EMULATOR_NOW))
     assert query("SELECT count(*) FROM analytics.flaky_tests__flaky_tests") == [(0,)]
     assert {r[0] for r in query("SELECT total_flaky_tests FROM analytics.flaky_tests")} == {0}
+
+
+def test_rate_limits_and_server_errors_on_the_new_endpoints_lose_nothing(
+    emulator: Any, api_connection: str, duckdb_path: Path, fast_spec: str
+) -> None:
+    """429 (with Retry-After) and 503 bursts on `/tests` and `/flaky-tests`: the retrying session gets
+    through, and both tables still equal the API."""
+    from tests.reliability.helpers import duckdb_query
+
+    query = duckdb_query(duckdb_path)
+    emulator.set_faults(
+        {
+            "seed": 3,
+            "rules": [
+                {"kind": "rate_limit", "count": 6, "retry_after": 1, "path": "/tests$"},
+                {"kind": "status", "status": 503, "count": 4, "path": "/tests$"},
+                {"kind": "rate_limit", "count": 2, "retry_after": 1, "path": "/flaky-tests$"},
+            ],
+        }
+    )
+    scheduled_run(START, EMULATOR_NOW, spec_path=fast_spec)
+    faults = emulator.stats()["faults"]
+    assert faults.get("rate_limit", 0) == 8 and faults.get("status", 0) == 4, faults
+    assert assert_job_tests_equal_truth(emulator, query) > 0
+    assert assert_flaky_tests_equal_truth(emulator, query) > 0

@@ -49,7 +49,8 @@ def _suite(job_name: str, source: str, folder: str, count: int) -> tuple[TestCas
         kind = "flaky" if i % 7 == 3 else "skip" if i % 9 == 5 else "ok"
         name = f"test {rng.choice(verbs)} {rng.choice(nouns)} #{i}"
         classname = module.replace("/", ".") + ".Test" + job_name.title().replace("-", "")
-        cases.append(TestCase(f"{module}.py", classname, name, kind, source))
+        extension = {"pytest": ".py", "jest": ".test.js"}.get(source, ".java")
+        cases.append(TestCase(f"{module}{extension}", classname, name, kind, source))
     # one test name reported twice by one job (a parametrised test whose ids collide)
     twice = cases[0]
     cases.append(TestCase(twice.file, twice.classname, twice.name, "ok", source))
