@@ -244,3 +244,68 @@ class AirflowStack:
 
     def wait_for_api_server(self, timeout: float) -> None:
         self.wait_until("api-server healthy", lambda: self.api("GET", "monitor/health"), timeout)
+
+
+@contextlib.contextmanager
+def local_stack(
+    home: Path,
+    emulator_config: Any,
+    settings: dict[str, str],
+    dag_ids: set[str],
+    unpause: tuple[str, ...] = (),
+    startup_timeout: float = 180.0,
+    processes: tuple[str, ...] = (),
+    pools: dict[str, int] | None = None,
+    factory: Callable[..., AirflowStack] | None = None,
+) -> Iterator[tuple[Any, Any, Path]]:
+    """A LocalExecutor stack in `home` over a fresh metadata database and a spawned emulator, the
+    DuckDB file `home/warehouse.duckdb` as destination, once `dag_ids` are parsed and `unpause` are
+    unpaused: (stack, emulator, DuckDB path). `processes` (e.g. `triggerer`) start beside the core
+    ones, `pools` are created; `factory(home=, env=, port=, emulator=, duckdb_path=)` makes a stack
+    of a subclass. Everything is stopped and dropped on exit."""
+    import uuid
+
+    from analytics_provider.testing.emulator import spawn_emulator
+
+    database = f"airflow_{home.name.lower()}_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    with contextlib.ExitStack() as cleanup:
+        cleanup.enter_context(temporary_database(database))
+        emulator = spawn_emulator(emulator_config)
+        cleanup.callback(emulator.stop)
+        duckdb_path = home / "warehouse.duckdb"
+        env = airflow_env(
+            home=home,
+            database=database,
+            port=port,
+            emulator_url=emulator.base_url,
+            api_key=emulator_config.api_key,
+            settings={
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
+                **settings,
+            },
+        )
+        if factory is None:
+            stack = AirflowStack(home=home, env=env, port=port)
+        else:
+            stack = factory(home=home, env=env, port=port, emulator=emulator, duckdb_path=duckdb_path)
+        cleanup.callback(stack.stop, 30.0)
+        stack.cli("db", "migrate", timeout=300)
+        for pool, slots in (pools or {}).items():
+            stack.cli("pools", "set", pool, str(slots), "analytics")
+        stack.start_core()
+        for name in processes:
+            stack.start(name, name)
+        stack.wait_for_api_server(startup_timeout)
+
+        def parsed() -> bool:
+            errors = stack.api("GET", "importErrors")["import_errors"]
+            assert not errors, f"DAG import errors: {errors}"
+            dags = stack.api("GET", "dags", params={"dag_id_pattern": "analytics_", "limit": 100})["dags"]
+            return {d["dag_id"] for d in dags} >= dag_ids
+
+        stack.wait_until("DAGs parsed", parsed, startup_timeout)
+        for dag_id in unpause:
+            stack.cli("dags", "unpause", dag_id)
+        yield stack, emulator, duckdb_path

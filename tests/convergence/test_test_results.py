@@ -64,15 +64,18 @@ def _multiset(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Counter[t
     return Counter(tuple(value(r.get(c)) for c in columns) for r in rows)
 
 
-def expected_job_tests(emulator: Any) -> list[dict[str, Any]]:
-    """Results of the jobs the warehouse should hold: those of pipelines in the window, plus re-runs."""
-    ids = {p["id"] for p in emulator.truth("pipelines", since=iso(START))}
+def expected_job_tests(emulator: Any, query: Any = None, since: datetime = START) -> list[dict[str, Any]]:
+    """Results of the jobs the warehouse should hold: those of pipelines created from `since` on, and
+    (with `query`) those of the jobs `jobs` holds besides (re-runs in older pipelines)."""
+    ids = {p["id"] for p in emulator.truth("pipelines", since=iso(since))}
     wf_ids = {w["id"] for w in emulator.truth("workflow") if w["pipeline_id"] in ids}
     jobs = {
         (j["project_slug"], j["job_number"])
         for j in emulator.truth("workflow_jobs")
         if j["workflow_id"] in wf_ids and j.get("job_number") is not None
     }
+    if query is not None:
+        jobs |= {tuple(r) for r in query("SELECT project_slug, number FROM analytics.jobs")}
     return [flatten(r) for r in emulator.truth("job_tests") if (r["project_slug"], r["job_number"]) in jobs]
 
 
@@ -81,8 +84,10 @@ def loaded_job_tests(query: Any) -> list[dict[str, Any]]:
     return [dict(zip(TEST_COLUMNS, r, strict=True)) for r in rows]
 
 
-def assert_job_tests_equal_truth(emulator: Any, query: Any) -> int:
-    want, got = _multiset(expected_job_tests(emulator), TEST_COLUMNS), _multiset(loaded_job_tests(query), TEST_COLUMNS)
+def assert_job_tests_equal_truth(emulator: Any, query: Any, since: datetime = START) -> int:
+    """`job_tests` holds exactly the results of the window's jobs and of every job `jobs` holds."""
+    want = _multiset(expected_job_tests(emulator, query, since), TEST_COLUMNS)
+    got = _multiset(loaded_job_tests(query), TEST_COLUMNS)
     missing, extra = want - got, got - want
     assert not missing and not extra, (
         f"job_tests: {sum(missing.values())} results missing (e.g. {list(missing)[:1]}), "

@@ -37,8 +37,9 @@ def scheduled_run(start: datetime, end: datetime, runner: Any = None, **kwargs: 
     return out
 
 
-def assert_warehouse_equals_truth(emulator: Any, query: Any) -> dict[str, int]:
-    pipelines = emulator.truth("pipelines", since=iso(START))
+def assert_warehouse_equals_truth(emulator: Any, query: Any, since: datetime = START) -> dict[str, int]:
+    """Every table of both chains equals the truth for the pipelines created from `since` on."""
+    pipelines = emulator.truth("pipelines", since=iso(since))
     ids = {p["id"] for p in pipelines}
     workflows = [w for w in emulator.truth("workflow") if w["pipeline_id"] in ids]
     wf_ids = {w["id"] for w in workflows}
@@ -53,7 +54,7 @@ def assert_warehouse_equals_truth(emulator: Any, query: Any) -> dict[str, int]:
     }
     # insights list finished runs; a run is in the window of the run after it finished when it took
     # at most the lookback (1 day) from creation to end
-    start = parse_time(iso(START) + "Z")
+    start = parse_time(iso(since) + "Z")
     runs = [r for r in emulator.truth("workflow_runs") if parse_time(r["created_at"]) >= start]
     seen = {r[0] for r in query("SELECT id FROM analytics.workflow_runs")}
     quick = {r["id"] for r in runs if parse_time(r["stopped_at"]) - parse_time(r["created_at"]) <= RUNS_LOOKBACK_MS}

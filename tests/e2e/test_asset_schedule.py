@@ -11,9 +11,7 @@ to a yearly schedule whose first interval has not ended: only the run the test t
 
 from __future__ import annotations
 
-import contextlib
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 import yaml
 
 from analytics_provider.spec.loader import DEFAULT_SPEC
-from tests.airflow_stack import AirflowStack, airflow_env, free_port, iso, temporary_database
+from tests.airflow_stack import AirflowStack, iso, local_stack
 from tests.convergence.test_test_results import assert_flaky_tests_equal_truth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,7 +34,7 @@ RUN_TIMEOUT = 300.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, Any, Path]]:
-    from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
+    from analytics_provider.testing.emulator import EmulatorConfig
 
     home = tmp_path_factory.mktemp("airflow_assets")
     spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
@@ -45,45 +43,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowSta
             dag["schedule"] = "0 0 1 1 *"  # first interval [2026-01-01, 2027-01-01): no run of its own
     spec_path = home / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    database = f"airflow_assets_{uuid.uuid4().hex[:10]}"
-    port = free_port()
-    with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(temporary_database(database))
-        emulator = spawn_emulator(EmulatorConfig(port=0, seed=9, days=4, now=iso(EMULATOR_NOW), api_key=API_KEY))
-        cleanup.callback(emulator.stop)
-        duckdb_path = home / "warehouse.duckdb"
-        env = airflow_env(
-            home=home,
-            database=database,
-            port=port,
-            emulator_url=emulator.base_url,
-            api_key=API_KEY,
-            settings={
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
-                "ANALYTICS_SPEC_PATH": str(spec_path),
-                "ANALYTICS_POOL": "",
-                "ANALYTICS_TASK_RETRIES": "0",
-                "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
-            },
-        )
-        airflow = AirflowStack(home=home, env=env, port=port)
-        cleanup.callback(airflow.stop, 30.0)
-        airflow.cli("db", "migrate", timeout=300)
-        airflow.start_core()
-        airflow.wait_for_api_server(STARTUP_TIMEOUT)
-
-        def parsed() -> bool:
-            errors = airflow.api("GET", "importErrors")["import_errors"]
-            assert not errors, f"DAG import errors: {errors}"
-            dags = airflow.api("GET", "dags", params={"dag_id_pattern": "analytics_", "limit": 100})["dags"]
-            return {d["dag_id"] for d in dags} >= {"analytics_pipelines", "analytics_tests"}
-
-        airflow.wait_until("DAGs parsed", parsed, STARTUP_TIMEOUT)
-        airflow.cli("dags", "unpause", "analytics_pipelines")
-        airflow.cli("dags", "unpause", "analytics_tests")
-        yield airflow, emulator, duckdb_path
+    with local_stack(
+        home,
+        EmulatorConfig(port=0, seed=9, days=4, now=iso(EMULATOR_NOW), api_key=API_KEY),
+        {
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
+            "ANALYTICS_SPEC_PATH": str(spec_path),
+            "ANALYTICS_POOL": "",
+            "ANALYTICS_TASK_RETRIES": "0",
+        },
+        {"analytics_pipelines", "analytics_tests"},
+        unpause=("analytics_pipelines", "analytics_tests"),
+        startup_timeout=STARTUP_TIMEOUT,
+    ) as running:
+        yield running
 
 
 def runs(airflow: AirflowStack, dag_id: str) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ Backfill and manual runs are scheduled as usual.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -31,7 +30,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.wording import LABEL_MAX, batch_label
-from tests.airflow_stack import AirflowStack, airflow_env, free_port, iso, tail, temporary_database
+from tests.airflow_stack import AirflowStack, iso, local_stack, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,7 +66,6 @@ STARTUP_TIMEOUT = 180.0
 BACKFILL_TIMEOUT = 420.0
 RUN_TIMEOUT = 240.0
 POLL_SECONDS = 2.0
-STOP_GRACE = 30.0
 TERMINAL = {"success", "failed"}
 
 
@@ -165,51 +163,23 @@ class SchedulerStack(AirflowStack):
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerStack]:
-    from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
+    from analytics_provider.testing.emulator import EmulatorConfig
 
-    home = tmp_path_factory.mktemp("airflow_e2e")
-    database = f"airflow_e2e_{uuid.uuid4().hex[:10]}"
-    port = free_port()
-    with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(temporary_database(database))
-
-        emulator = spawn_emulator(
-            EmulatorConfig(port=0, seed=11, days=10, scale=E2E_SCALE, now=iso(EMULATOR_NOW), api_key=API_KEY)
-        )
-        cleanup.callback(emulator.stop)
-
-        duckdb_path = home / "warehouse.duckdb"
-        env = airflow_env(
-            home=home,
-            database=database,
-            port=port,
-            emulator_url=emulator.base_url,
-            api_key=API_KEY,
-            settings={
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
-                "ANALYTICS_TASK_RETRIES": "1",
-                "ANALYTICS_RETRY_DELAY_SECONDS": "1",
-                "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
-            },
-        )
-        stack = SchedulerStack(home=home, env=env, port=port, emulator=emulator, duckdb_path=duckdb_path)
-        cleanup.callback(stack.stop, STOP_GRACE)
-
-        stack.cli("db", "migrate", timeout=300)
-        stack.cli("pools", "set", POOL, "4", "analytics")
-        stack.start_core()
-        stack.wait_for_api_server(STARTUP_TIMEOUT)
-
-        def parsed() -> bool:
-            errors = stack.api("GET", "importErrors")["import_errors"]
-            assert not errors, f"DAG import errors: {errors}"
-            dags = stack.api("GET", "dags", params={"dag_id_pattern": "analytics_", "limit": 100})["dags"]
-            return {d["dag_id"] for d in dags} >= DAG_IDS
-
-        stack.wait_until("DAGs parsed", parsed, STARTUP_TIMEOUT)
-        stack.cli("dags", "unpause", DAG_ID)
+    with local_stack(
+        tmp_path_factory.mktemp("airflow_e2e"),
+        EmulatorConfig(port=0, seed=11, days=10, scale=E2E_SCALE, now=iso(EMULATOR_NOW), api_key=API_KEY),
+        {
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+            "ANALYTICS_TASK_RETRIES": "1",
+            "ANALYTICS_RETRY_DELAY_SECONDS": "1",
+        },
+        DAG_IDS,
+        unpause=(DAG_ID,),
+        startup_timeout=STARTUP_TIMEOUT,
+        pools={POOL: 4},
+        factory=SchedulerStack,
+    ) as (stack, _, _):
         yield stack
 
 

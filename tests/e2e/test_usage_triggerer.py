@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.usage_csv import _value
-from tests.airflow_stack import AirflowStack, airflow_env, free_port, iso, temporary_database
+from tests.airflow_stack import AirflowStack, iso, local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,47 +31,25 @@ STARTUP_TIMEOUT = 180.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, Any, Path]]:
-    from analytics_provider.testing.emulator import EmulatorConfig, spawn_emulator
+    from analytics_provider.testing.emulator import EmulatorConfig
 
-    home = tmp_path_factory.mktemp("airflow_usage")
-    database = f"airflow_usage_{uuid.uuid4().hex[:10]}"
-    port = free_port()
-    with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(temporary_database(database))
-        emulator = spawn_emulator(EmulatorConfig(port=0, seed=5, days=5, now=iso(EMULATOR_NOW), api_key=API_KEY))
-        cleanup.callback(emulator.stop)
-        duckdb_path = home / "warehouse.duckdb"
-        env = airflow_env(
-            home=home,
-            database=database,
-            port=port,
-            emulator_url=emulator.base_url,
-            api_key=API_KEY,
-            settings={
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "2",
-                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
-                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
-                "ANALYTICS_POOL": "",
-                "ANALYTICS_TASK_RETRIES": "0",
-                "ANALYTICS_USAGE_POLL_SECONDS": "2",
-                "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
-            },
-        )
-        airflow = AirflowStack(home=home, env=env, port=port)
-        cleanup.callback(airflow.stop, 30.0)
-        airflow.cli("db", "migrate", timeout=300)
-        airflow.start_core()
-        airflow.start("triggerer", "triggerer")
-        airflow.wait_for_api_server(STARTUP_TIMEOUT)
-
-        def parsed() -> bool:
-            dags = airflow.api("GET", "dags", params={"dag_id_pattern": DAG_ID})["dags"]
-            return any(d["dag_id"] == DAG_ID for d in dags)
-
-        airflow.wait_until("usage DAG parsed", parsed, STARTUP_TIMEOUT)
-        airflow.cli("dags", "unpause", DAG_ID)
-        yield airflow, emulator, duckdb_path
+    with local_stack(
+        tmp_path_factory.mktemp("airflow_usage"),
+        EmulatorConfig(port=0, seed=5, days=5, now=iso(EMULATOR_NOW), api_key=API_KEY),
+        {
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "ANALYTICS_POOL": "",
+            "ANALYTICS_TASK_RETRIES": "0",
+            "ANALYTICS_USAGE_POLL_SECONDS": "2",
+        },
+        {DAG_ID},
+        unpause=(DAG_ID,),
+        startup_timeout=STARTUP_TIMEOUT,
+        processes=("triggerer",),
+    ) as running:
+        yield running
 
 
 def kill(airflow: AirflowStack, name: str) -> None:

@@ -10,63 +10,14 @@ from typing import Any
 
 import orjson
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
-from requests import HTTPError, PreparedRequest, Response
-from requests.adapters import HTTPAdapter
-from requests.exceptions import JSONDecodeError, RequestException
+from requests import Response
+from requests.exceptions import JSONDecodeError
 
 from analytics_provider.dlt_source.deprecation import DeprecationNotices
 from analytics_provider.dlt_source.progress import Progress, page_rows
-from analytics_provider.dlt_source.throttle import ConcurrencyGate
-from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
+from analytics_provider.exceptions import AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import ApiSettings
-
-
-class AnalyticsHTTPError(AnalyticsApiError, HTTPError):
-    """A failed response, as an `HTTPError` carrying the response: dlt's retrying session sees its
-    status (and `Retry-After`) and retries it when the status is retryable; past the budget the
-    friendly, key-free message is what the task fails with."""
-
-    def __init__(self, message: str, response: Response, resource: str, path: str) -> None:
-        super().__init__(message, status=response.status_code, resource=resource, path=path)
-        self.response = response
-        self.request = response.request
-
-
-class NotJsonError(AnalyticsHTTPError):
-    """A body that does not parse (truncated, HTML from a proxy, EDN): retried like a 5xx."""
-
-
-def retry_bad_body(response: Response | None, exception: BaseException | None) -> bool:
-    """Retry predicate for dlt's `Client`: a body that is not JSON is worth another attempt."""
-    return isinstance(exception, NotJsonError)
-
-
-def redacting_adapter(redact: Callable[[str], str], gate: ConcurrencyGate, pool_maxsize: int = 50) -> HTTPAdapter:
-    """A transport whose connection errors never carry the key: requests puts the full URL, with a
-    query-string key, in their text, and dlt keeps that text in its trace. The exception type is
-    kept, so the session still retries them. Each request waits for room in `gate`, and its answer
-    moves the gate's limit (throttle.py)."""
-
-    class RedactingAdapter(HTTPAdapter):
-        def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-            gate.acquire()
-            response = None
-            try:
-                response = self._send(request, *args, **kwargs)
-                return response
-            finally:
-                gate.release(*((response.status_code, response.headers) if response is not None else (None, None)))
-
-        def _send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-            try:
-                return super().send(request, *args, **kwargs)
-            except RequestException as exc:
-                error = type(exc)(redact(str(exc)))
-            raise error  # outside the except block: no __context__ holding the original text
-
-    adapter = RedactingAdapter(pool_maxsize=pool_maxsize)
-    adapter.gate = gate  # type: ignore[attr-defined]
-    return adapter
+from analytics_provider.transport.errors import AnalyticsHTTPError, NotJsonError
 
 
 class RequestStats:

@@ -133,8 +133,9 @@ class AnalyticsApiHook(BaseHook):
         from dlt.sources.helpers.requests import Client  # run time only: dlt is heavy to import
 
         from analytics_provider.dlt_runtime import parallel_requests
-        from analytics_provider.dlt_source.responses import redacting_adapter, retry_bad_body
-        from analytics_provider.dlt_source.throttle import ConcurrencyGate
+        from analytics_provider.transport.adapter import redacting_adapter
+        from analytics_provider.transport.errors import retry_bad_body
+        from analytics_provider.transport.throttle import ConcurrencyGate
 
         eh = error_handler or ErrorHandlerSpec()
         settings = self.get_settings()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from analytics_provider.dlt_runtime import parallel_requests
-from analytics_provider.dlt_source.throttle import ConcurrencyGate, retry_after_seconds
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
+from analytics_provider.transport.throttle import ConcurrencyGate, retry_after_seconds
 
 
 class Clock:
