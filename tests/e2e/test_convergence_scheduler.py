@@ -3,7 +3,8 @@
 emulator's change model (old approvals granted weeks later, an old on-hold workflow canceled, a
 failed workflow re-run in an old pipeline, running work finishing, new pipelines), each followed by
 one run of `analytics_pipelines` and `analytics_projects`; after each round every table equals the
-emulator's truth by value (tests/convergence/test_three_rounds.py makes the same comparison).
+emulator's truth by value (tests/convergence/test_three_rounds.py makes the same comparison), on
+DuckDB, on PostgreSQL and with the emulator's hostile fault profile on.
 
 The runs are triggered with a logical date and no window params, so each is what the scheduler
 would run for that date: its window is the stored cursor (the first one's: its data interval
@@ -13,16 +14,22 @@ are off (`use_job_schedule`): the wall clock is not the emulator's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.airflow_stack import AirflowStack, iso, local_stack
+from analytics_provider.spec.loader import DEFAULT_SPEC
+from tests.airflow_stack import AirflowStack, iso, local_stack, temporary_database
 from tests.convergence.test_test_results import assert_job_tests_equal_truth
 from tests.convergence.test_three_rounds import assert_warehouse_equals_truth
+from tests.reliability.helpers import pg_query
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,18 +43,62 @@ LOAD_TIMEOUT = 600.0
 RUN_TIMEOUT = 300.0
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, Any, Path]]:
+@dataclass
+class Setup:
+    airflow: AirflowStack
+    emulator: Any
+    query: Callable[[str], list[tuple[Any, ...]]]
+
+
+@pytest.fixture(params=["duckdb", "postgres", "hostile"])
+def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A stack per variant: DuckDB, PostgreSQL as the warehouse, or DuckDB with the emulator's
+    hostile fault profile on (resets, 5xx, 429s, truncated bodies, lost page tokens; the spec's
+    backoff shortened, tasks retried)."""
+    import duckdb
+
     from analytics_provider.testing.emulator import EmulatorConfig
 
-    with local_stack(
-        tmp_path_factory.mktemp("airflow_converge"),
-        EmulatorConfig(port=0, seed=7, days=12, now=iso(EMULATOR_NOW), api_key=API_KEY),
-        {"AIRFLOW__CORE__PARALLELISM": "4", "ANALYTICS_POOL": "", "ANALYTICS_TASK_RETRIES": "0"},
-        set(DAGS),
-        unpause=DAGS,
-    ) as running:
-        yield running
+    home = tmp_path_factory.mktemp(f"airflow_converge_{request.param}")
+    settings = {"AIRFLOW__CORE__PARALLELISM": "4", "ANALYTICS_POOL": "", "ANALYTICS_TASK_RETRIES": "0"}
+    with contextlib.ExitStack() as cleanup:
+        if request.param == "postgres":
+            database = cleanup.enter_context(temporary_database(f"warehouse_{uuid.uuid4().hex[:10]}"))
+            settings["ANALYTICS_DESTINATION_CONN_ID"] = "analytics_warehouse"
+            settings["AIRFLOW_CONN_ANALYTICS_WAREHOUSE"] = json.dumps(
+                {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": database}
+            )
+        if request.param == "hostile":
+            spec = yaml.safe_load(DEFAULT_SPEC.read_text(encoding="utf-8"))
+            spec["client"]["error_handler"]["backoff_factor"] = 0.05
+            (home / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+            settings |= {
+                "ANALYTICS_SPEC_PATH": str(home / "spec.yaml"),
+                "ANALYTICS_TASK_RETRIES": "3",
+                "ANALYTICS_RETRY_DELAY_SECONDS": "1",
+            }
+        airflow, emulator, duckdb_path = cleanup.enter_context(
+            local_stack(
+                home,
+                EmulatorConfig(port=0, seed=7, days=12, now=iso(EMULATOR_NOW), api_key=API_KEY),
+                settings,
+                set(DAGS),
+                unpause=DAGS,
+            )
+        )
+        if request.param == "hostile":
+            emulator.set_faults({"profile": "hostile", "seed": 11})
+
+        def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+            if request.param == "postgres":
+                return pg_query(database)(sql)
+            with duckdb.connect(str(duckdb_path), read_only=True) as con:
+                return con.execute(sql, params or []).fetchall()
+
+        yield Setup(airflow, emulator, query)
+        if request.param == "hostile":
+            faults = emulator.stats()["faults"]
+            assert sum(faults.values()) > 0, "the profile should have bitten"
 
 
 def run_dags(airflow: AirflowStack, logical_date: datetime, timeout: float) -> None:
@@ -66,15 +117,8 @@ def run_dags(airflow: AirflowStack, logical_date: datetime, timeout: float) -> N
         assert state == "success", (dag_id, failed, airflow.diagnostics())
 
 
-def test_three_rounds_of_changes_converge_under_the_real_task_runner(stack: tuple[AirflowStack, Any, Path]) -> None:
-    import duckdb
-
-    airflow, emulator, duckdb_path = stack
-
-    def query(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(duckdb_path), read_only=True) as con:
-            return con.execute(sql, params or []).fetchall()
-
+def test_three_rounds_of_changes_converge_under_the_real_task_runner(setup: Setup) -> None:
+    airflow, emulator, query = setup.airflow, setup.emulator, setup.query
     held = emulator.control("POST", "hold", {"count": 8})
     assert held["count"] == 8
     run_dags(airflow, FIRST_INTERVAL_START + timedelta(days=1, minutes=30), LOAD_TIMEOUT)
