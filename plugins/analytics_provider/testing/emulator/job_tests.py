@@ -176,19 +176,15 @@ def truth_flaky_tests(state: EmulatorState, projects: list[Project]) -> list[dic
 
 # -- handlers (registered in routes.py) ------------------------------------------------------
 def list_tests(api: Api, req: Request) -> Response:
-    from .routes import error
+    from .routes import Response, error
 
-    project = api.state.project(req.params["project_slug"])
-    number = req.params["job_number"]
-    if project is None:
-        return error(404, "Project not found.")
-    if not number.isdigit():
-        return error(400, f"Invalid job number: {number}")
     with api.state.lock:
-        job = api.state.job(project, int(number))
+        job = api.find_job(req)
+        if isinstance(job, Response):
+            return job
         now = api.state.now_ms
-        if job is None or not has_results(job, now):
-            return error(404, "Job not found or no test metadata for it.")
+        if not has_results(job, now):
+            return error(404, "No test metadata for this job.")
         found = list(enumerate(results(job, now)))
         return api._paged(req, f"tests:{job.id}", found, lambda item: str(item[0]), lambda item: item[1])
 

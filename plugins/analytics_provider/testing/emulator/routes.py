@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import insights, insights_runs, job_tests, legacy, usage_export, views
+from .model import Job
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
 
@@ -143,17 +144,23 @@ class Api:
             return error(404, "Project not found.")
         return Response(200, views.project(project))
 
-    def job(self, req: Request) -> Response:
+    def find_job(self, req: Request) -> Job | Response:
+        """The started job the path's `project_slug` and `job_number` name, or the error answer
+        (callers hold the lock)."""
         project = self.state.project(req.params["project_slug"])
         number = req.params["job_number"]
         if project is None:
             return error(404, "Project not found.")
         if not number.isdigit():
             return error(400, f"Invalid job number: {number}")
+        job = self.state.job(project, int(number))
+        return error(404, "Job not found.") if job is None else job
+
+    def job(self, req: Request) -> Response:
         with self.state.lock:
-            job = self.state.job(project, int(number))
-            if job is None:
-                return error(404, "Job not found.")
+            job = self.find_job(req)
+            if isinstance(job, Response):
+                return job
             return Response(200, views.job_detail(job, self.state.now_ms))
 
     def insights_summary(self, req: Request) -> Response:
