@@ -56,6 +56,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "API key location",
                         "schema": {"type": ["string", "null"], "default": "header", "enum": ["header", "query"]},
                     },
+                    "api_version": {
+                        "label": "API version",
+                        "description": "`auto`: API v3 where the resource has a v3 variant on CircleCI's "
+                        "cloud (circleci.com), v2 elsewhere; `v2` for CircleCI Server, which has no v3.",
+                        "schema": {"type": ["string", "null"], "default": "auto", "enum": ["auto", "v3", "v2"]},
+                    },
                     "org_slugs": {
                         "label": "Organization slugs",
                         "description": "Comma-separated org slugs (`gh/acme,circleci/<uuid>`) to load; "

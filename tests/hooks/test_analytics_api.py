@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from analytics_provider.exceptions import AnalyticsApiError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
 from tests.conftest import API_KEY
 
@@ -107,3 +108,41 @@ def test_provider_is_registered_with_its_connection_form() -> None:
     for field in ("key_name", "auth_location", "org_slugs"):
         assert f"extra__analytics_api__{field}" in widgets
     assert manager.field_behaviours["analytics_api"]["relabeling"]["password"] == "API key"
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "version"),
+    [
+        ("https://circleci.com/api", {}, "v3"),  # auto on CircleCI's cloud
+        ("https://circleci.com/api", {"api_version": "v2"}, "v2"),
+        ("https://circleci.example.internal/api", {}, "v2"),  # auto on a Server host
+        ("https://circleci.example.internal/api", {"api_version": "V3"}, "v3"),
+        ("http://127.0.0.1:8089", {"api_version": "auto"}, "v2"),
+    ],
+)
+def test_api_version_from_the_connection(
+    monkeypatch: pytest.MonkeyPatch, host: str, extra: dict[str, str], version: str
+) -> None:
+    _set_conn(monkeypatch, "analytics_ver", host, "k-123456", **extra)
+    assert AnalyticsApiHook("analytics_ver").get_settings().api_version == version
+
+
+def test_an_unknown_api_version_is_refused_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(monkeypatch, "analytics_ver", "https://circleci.com/api", "k-123456", api_version="v4")
+    with pytest.raises(AnalyticsApiError, match=r"extra `api_version` must be one of auto, v3, v2, got `v4`"):
+        AnalyticsApiHook("analytics_ver").get_settings()
+
+
+@pytest.mark.parametrize("auth_location", ["header", "query"])
+def test_v3_requests_carry_the_key_as_bearer_and_nowhere_else(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, auth_location: str
+) -> None:
+    _set_conn(monkeypatch, "analytics_v3", emulator.base_url, API_KEY, api_version="v3", auth_location=auth_location)
+    session = AnalyticsApiHook("analytics_v3").get_conn()
+    v3 = session.get(f"{emulator.base_url}/v3/projects", params={"filter[org_id]": "x"}).request
+    v2 = session.get(f"{emulator.base_url}/v2/me").request
+    assert v3.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert "api_key" not in v3.headers and API_KEY not in (v3.url or "")
+    assert "Authorization" not in v2.headers
+    assert (v2.headers.get("api_key") == API_KEY) if auth_location == "header" else (f"api_key={API_KEY}" in v2.url)
+    assert API_KEY not in repr(session.auth)

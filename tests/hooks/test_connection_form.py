@@ -85,9 +85,10 @@ def form_extra(fields: dict[str, Any], typed: dict[str, str]) -> str:
 
 def test_the_form_prefills_every_field_in_clear(api_server: AirflowStack) -> None:
     fields = form_fields(api_server)
-    assert set(fields) == {"key_name", "auth_location", "org_slugs"}
+    assert set(fields) == {"key_name", "auth_location", "org_slugs", "api_version"}
     assert fields["key_name"]["value"] == "api_key"
     assert fields["auth_location"]["value"] == "header"
+    assert fields["api_version"]["value"] == "auto"
     assert all(spec.get("value") != "***" for spec in fields.values()), fields
 
 
@@ -108,7 +109,7 @@ def test_create_test_edit_and_save_keep_the_key_name(api_server: AirflowStack, e
 
     # the edit form: what the UI loads, shown in clear except the key
     shown = api_server.api("GET", f"connections/{CONN_ID}")
-    assert json.loads(shown["extra"]) == {"key_name": KEY_NAME, "auth_location": "header"}
+    assert json.loads(shown["extra"]) == {"key_name": KEY_NAME, "auth_location": "header", "api_version": "auto"}
     assert shown["password"] == "***"
     login = emulator_circle_token.truth("self_ids")[0]["login"]
     body = {k: shown[k] for k in ("connection_id", "conn_type", "host", "password", "extra")}

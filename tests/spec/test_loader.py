@@ -527,6 +527,50 @@ INVALID_SPECS = [
         "missing required key(s) `schedule`",
         id="dag-without-schedule",
     ),
+    pytest.param(
+        ("resources", 3, "api_v3"),
+        {"endpoint": "/v2/users"},
+        "resources[3] (`users`).api_v3.endpoint.path",
+        "an `api_v3` variant reads a `/v3/...` path",
+        id="v3-variant-not-on-v3",
+    ),
+    pytest.param(
+        ("resources", 3, "api_v3"),
+        {"endpoint": "/v3/users", "primary_key": "login"},
+        "resources[3] (`users`).api_v3",
+        "unknown key(s) `primary_key`",
+        id="v3-variant-changes-the-table-identity",
+    ),
+    pytest.param(
+        ("resources", 3, "api_v3"),
+        {
+            "endpoint": {"path": "/v3/users", "params": {"filter[org_id]": "{org_id}"}},
+            "parent": "orgs",
+            "bind": {"org_id": "id"},
+        },
+        "resources[3] (`users`).api_v3",
+        "must each be one task",
+        id="v3-variant-changes-the-task-shape",
+    ),
+    pytest.param(
+        ("resources", 3, "api_v3"),
+        {
+            "endpoint": {"path": "/v3/users", "params": {"filter[org_id]": "{org_id}"}},
+            "parent": "nope",
+            "fetch_parent": True,
+            "bind": {"org_id": "id"},
+        },
+        "resources[3] (`users`).api_v3.parent",
+        "unknown resource `nope`",
+        id="v3-variant-with-an-unknown-parent",
+    ),
+    pytest.param(
+        ("resources", 3, "fields"),
+        {"login": "attributes..login"},
+        "resources[3] (`users`).fields.login",
+        "expected a dotted path like `attributes.name`",
+        id="fields-with-an-empty-path-part",
+    ),
 ]
 
 
@@ -699,3 +743,16 @@ def test_dag_resources_must_be_a_list_of_names(tmp_path: Path, value: Any) -> No
         load_spec(file)
     assert caught.value.path == "dags[0] (`org_dag`).resources"
     assert "list" in str(caught.value)
+
+
+def test_shipped_projects_read_v3_per_org_into_the_same_table(shipped: Spec) -> None:
+    projects = shipped.resource("projects")
+    v3 = projects.api_v3
+    assert v3 is not None and projects.for_api("v2") is projects and projects.for_api("v3") is v3
+    assert v3.endpoint.path == "/v3/projects" and v3.parent == "self_collaborations" and v3.fetch_parent
+    assert v3.endpoint.params["filter[org_id]"] == "{org_id}"
+    assert v3.endpoint.paginator == PaginatorSpec(type="cursor", cursor_param="page[cursor]", cursor_path="page.next")
+    assert (v3.table, v3.primary_key) == (projects.table, projects.primary_key)
+    # every column the children bind from a v1.1 row is one the v3 row is given
+    assert {"vcs_url", "username", "reponame", "vcs_type"} <= set(v3.fields)
+    assert [r.name for r in shipped.resources.values() if r.api_v3 is not None] == ["projects"]

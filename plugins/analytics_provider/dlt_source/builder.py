@@ -108,6 +108,8 @@ def build_source(
         _add_steps(resource, res, window, per_key.get(res.name))
         if resource.org_field and org_slugs:
             res.add_filter(_org_filter(resource.org_field, org_slugs), insert_at=1)
+        if resource.fields:  # first, so every later step sees the columns
+            res.add_map(_project_fields(resource.fields), insert_at=1)
         if fields:
             source.resources.add(_record_keys(res, fields, keys_table(resource.table)))
     return BuiltSource(source, stats)
@@ -178,6 +180,27 @@ def _key_resource_name(resource: ResourceSpec, key: dict[str, Any]) -> str:
     """A stable resource name per parent key: dlt keeps the incremental cursor under it."""
     ident = "_".join(str(key[name]) for name in sorted(key))
     return f"{resource.name}__{re.sub(r'[^A-Za-z0-9]+', '_', ident).strip('_').lower()}"
+
+
+def _project_fields(fields: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Each record as exactly the `fields` columns (a missing path gives None), plus the parent
+    values dlt's `include_from_parent` put on it (renamed by the carry step after this one)."""
+    paths = {column: tuple(source.split(".")) for column, source in fields.items()}
+    carried = f"_{KEYS_RESOURCE}_"
+
+    def dig(row: Any, path: tuple[str, ...]) -> Any:
+        for part in path:
+            if not isinstance(row, dict):
+                return None
+            row = row.get(part)
+        return row
+
+    def project(row: dict[str, Any]) -> dict[str, Any]:
+        out = {column: dig(row, path) for column, path in paths.items()}
+        out.update((k, v) for k, v in row.items() if k.startswith(carried))
+        return out
+
+    return project
 
 
 def _org_filter(field_name: str, org_slugs: tuple[str, ...]) -> Callable[[dict[str, Any]], bool]:

@@ -34,7 +34,7 @@ def fetch_parent_keys(
     """The distinct keys `child` loads, from its parent's rows as the API lists them now (the org
     filter applied, as in the parent's own load), in the order batches use; and the requests made."""
     assert child.parent is not None, f"`{child.name}` has no parent"
-    parent = spec.resource(child.parent)
+    parent = spec.resource(child.parent).for_api(settings.api_version)
     built = build_source(
         spec, parent, settings=settings, session=session, dataset=dataset, window=window, org_slugs=org_slugs
     )

@@ -16,7 +16,7 @@ from requests.exceptions import JSONDecodeError
 from analytics_provider.dlt_source.deprecation import DeprecationNotices
 from analytics_provider.dlt_source.progress import Progress, page_rows
 from analytics_provider.exceptions import AnalyticsAuthError
-from analytics_provider.hooks.analytics_api import ApiSettings
+from analytics_provider.hooks.analytics_api import ApiSettings, is_v3_path
 from analytics_provider.transport.errors import AnalyticsHTTPError, NotJsonError
 
 
@@ -60,10 +60,18 @@ def make_response_hook(
             raise AnalyticsAuthError(
                 f"Resource `{resource}`: HTTP {response.status_code} for GET {path}: the API refused the key of "
                 f"Airflow connection `{settings.conn_id}`. Fix the connection's API key (sent as "
-                f"{settings.auth_location} `{settings.auth_name}`); retrying will not help.",
+                f"{settings.key_sent_as(path)}); retrying will not help.",
                 status=response.status_code,
                 resource=resource,
                 path=path,
+            )
+        if response.status_code == 404 and is_v3_path(path):
+            raise AnalyticsHTTPError(
+                f"Resource `{resource}`: HTTP 404 for GET {path}: this host serves no API v3 (CircleCI Server "
+                f"does not). Set extra `api_version` of Airflow connection `{settings.conn_id}` to `v2`.",
+                response,
+                resource,
+                path,
             )
         if response.status_code >= 400:
             body = settings.redact(response.text[:300])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
@@ -16,6 +16,29 @@ if TYPE_CHECKING:  # requests and dlt are imported when a task runs, not when a 
     import requests
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
+ApiVersion = Literal["v2", "v3"]
+API_VERSIONS = ("auto", "v3", "v2")
+CLOUD_HOSTS = ("circleci.com",)
+"""Hosts of CircleCI's cloud, which serves API v3; CircleCI Server (any other host) serves v2 only."""
+
+
+def is_v3_path(path: str) -> bool:
+    return "/v3/" in path.split("?", 1)[0]
+
+
+def api_version(conn_id: str, extras: dict[str, Any], base_url: str) -> ApiVersion:
+    """Extra `api_version`: `v3`, `v2`, or `auto` (the default): v3 on CircleCI's cloud host,
+    v2 elsewhere (CircleCI Server has no v3; so has the emulator unless the extra says `v3`)."""
+    value = str(_extra(extras, "api_version") or "auto").strip().lower()
+    if value not in API_VERSIONS:
+        raise AnalyticsApiError(
+            f"Airflow connection `{conn_id}`: extra `api_version` must be one of {', '.join(API_VERSIONS)}, "
+            f"got `{value}` (`v2` for CircleCI Server, which has no API v3)"
+        )
+    if value == "auto":
+        host = (urlsplit(base_url).hostname or "").lower()
+        return "v3" if any(host == h or host.endswith("." + h) for h in CLOUD_HOSTS) else "v2"
+    return "v3" if value == "v3" else "v2"
 
 
 @dataclass(frozen=True)
@@ -28,6 +51,14 @@ class ApiSettings:
     auth_name: str = "api_key"
     auth_location: str = "header"
     org_slugs: tuple[str, ...] = ()
+    api_version: ApiVersion = "v2"
+    """`v3`: resources with an `api_v3` variant read CircleCI's API v3 (Bearer auth); `v2`: v2/v1.1 only."""
+
+    def key_sent_as(self, path: str = "") -> str:
+        """How the key travels on a request to `path`, for error messages (never the key)."""
+        if is_v3_path(path):
+            return "header `Authorization: Bearer`"
+        return f"{self.auth_location} `{self.auth_name}`"
 
     def redact(self, text: str) -> str:
         """`text` with every occurrence of the key (as is, or URL-encoded) replaced by `***`."""
@@ -79,7 +110,8 @@ class AnalyticsApiHook(BaseHook):
     The connection's host is the base URL (`https://circleci.com/api`, or the emulator's
     `http://127.0.0.1:8089`), its password the API key. Extras: `key_name` (default `api_key`;
     the real service reads `Circle-Token`; the older `auth_header` is still read), `auth_location`
-    (`header` or `query`), `org_slugs` (comma-separated; empty means every org of the key).
+    (`header` or `query`), `org_slugs` (comma-separated; empty means every org of the key),
+    `api_version` (`auto`, `v3` or `v2`; see `api_version()`).
 
     :param analytics_conn_id: the Airflow connection id.
     """
@@ -124,6 +156,7 @@ class AnalyticsApiHook(BaseHook):
                 auth_name=key_name(self.analytics_conn_id, extras),
                 auth_location=location,
                 org_slugs=tuple(s for s in slugs if s),
+                api_version=api_version(self.analytics_conn_id, extras, host),
             )
         return self._settings
 
@@ -158,6 +191,7 @@ class AnalyticsApiHook(BaseHook):
                 session.headers[settings.auth_name] = settings.api_key
             else:
                 session.params = {settings.auth_name: settings.api_key}
+            session.auth = V3BearerAuth(settings)
         pin_environment(session, settings.base_url)
         return session
 
@@ -171,7 +205,7 @@ class AnalyticsApiHook(BaseHook):
             raise AnalyticsAuthError(
                 f"{what}: the API refused the key of Airflow connection `{settings.conn_id}` "
                 f"(HTTP {response.status_code} from {url}). Fix the connection's API key "
-                f"(sent as {settings.auth_location} `{settings.auth_name}`).",
+                f"(sent as {settings.key_sent_as(response.url)}).",
                 status=response.status_code,
             )
         body = settings.redact(response.text[:300])
@@ -218,3 +252,27 @@ def pin_environment(session: requests.Session, base_url: str) -> None:
     if bundle and session.verify is True:
         session.verify = bundle
     session.trust_env = False
+
+
+class V3BearerAuth:
+    """API v3 takes the key only as `Authorization: Bearer` (a key in the query is rejected): on a
+    `/v3/` request the connection's header or query parameter is replaced by it. Other requests
+    (v2, v1.1) keep the connection's own way."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self._settings = settings
+
+    def __call__(self, request: Any) -> Any:
+        if not is_v3_path(urlsplit(request.url).path):
+            return request
+        settings = self._settings
+        request.headers.pop(settings.auth_name, None)
+        if settings.auth_location == "query":
+            parts = urlsplit(request.url)
+            kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != settings.auth_name]
+            request.url = urlunsplit(parts._replace(query=urlencode(kept)))
+        request.headers["Authorization"] = f"Bearer {settings.api_key}"
+        return request
+
+    def __repr__(self) -> str:  # never the key
+        return "V3BearerAuth(***)"

@@ -107,10 +107,10 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
 
         configure_dlt_environment()
         spec = load_spec(self.spec_path)
-        resource = spec.resource(self.resource)
         hook = AnalyticsApiHook(self.analytics_conn_id)
         settings = hook.get_settings()
         _mask(settings)
+        resource = spec.resource(self.resource).for_api(settings.api_version)
         try:
             return self._run(context, spec, resource, hook, settings)
         except AnalyticsAuthError as exc:

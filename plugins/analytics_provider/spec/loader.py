@@ -41,8 +41,10 @@ _ERROR_HANDLER_KEYS = {"retry_on_status_codes", "max_retries", "backoff_factor",
 _RESOURCE_KEYS = {
     "name", "description", "endpoint", "primary_key", "write_disposition", "parent", "bind",
     "carry", "only_if", "incremental", "refresh", "skip_loaded", "org_field", "columns", "table_name", "batch_size",
-    "fetch_parent", "skip_final", "merge_key",
+    "fetch_parent", "skip_final", "merge_key", "fields", "api_v3",
 }  # fmt: skip
+#: What an `api_v3` variant may change: where and how the rows are read, never the table they land in.
+_V3_KEYS = {"endpoint", "parent", "bind", "carry", "fetch_parent", "fields", "org_field", "description"}
 _ENDPOINT_KEYS = {"path", "params", "data_selector", "not_found", "paginator"}
 _INCREMENTAL_KEYS = {"cursor_path", "row_order", "lookback", "initial_lookback", "retention"}
 _REFRESH_KEYS = {
@@ -176,11 +178,11 @@ def _paginator(ctx: _Ctx, raw: Any, path: str) -> PaginatorSpec:
     return PaginatorSpec(**p)
 
 
-def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> ResourceSpec:
+def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec, variant_of: str = "") -> ResourceSpec:
     name = r["name"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise ctx.fail(f"{path}.name", f"expected a lower-case identifier, got {name!r}")
-    path = f"{path} (`{name}`)"
+    path = variant_of or f"{path} (`{name}`)"
     endpoint = _endpoint(ctx, r["endpoint"], f"{path}.endpoint")
     merge_key = _columns(ctx, r.get("merge_key", []), f"{path}.merge_key")
     pk = r.get("primary_key", "id")
@@ -260,9 +262,15 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
             "`fetch_parent` reads the parent's rows in this resource's own task: give it a `parent`, "
             "or drop `fetch_parent`",
         )
+    fields = ctx.typed(r.get("fields") or {}, f"{path}.fields", dict, "a mapping of column to a dotted path")
+    for column, source in fields.items():
+        if not isinstance(source, str) or not source or any(not part for part in source.split(".")):
+            raise ctx.fail(f"{path}.fields.{column}", f"expected a dotted path like `attributes.name`, got {source!r}")
     return ResourceSpec(
         name=name,
         endpoint=endpoint,
+        fields={str(k): str(v) for k, v in fields.items()},
+        api_v3=_api_v3(ctx, r, path, client),
         primary_key=pk_tuple,
         merge_key=merge_key,
         write_disposition=disposition,
@@ -281,6 +289,30 @@ def _resource(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> Re
         batch_size=batch_size,
         fetch_parent=fetch_parent,
     )
+
+
+def _api_v3(ctx: _Ctx, r: dict[str, Any], path: str, client: ClientSpec) -> ResourceSpec | None:
+    """The resource as API v3 serves it: the base resource with the variant's keys replaced.
+
+    The DAG is drawn once for every connection, so the variant keeps the task shape (a root, or a
+    child that fetches its parent: one task either way) and the table's identity (primary key)."""
+    if r.get("api_v3") is None:
+        return None
+    where = f"{path}.api_v3"
+    override = ctx.mapping(r["api_v3"], where, _V3_KEYS, {"endpoint"})
+    base = {k: v for k, v in r.items() if k not in ("api_v3", *_V3_KEYS)}
+    variant = _resource(ctx, {**base, **override}, path, client, variant_of=where)
+    endpoint_path = variant.endpoint.path
+    if not endpoint_path.startswith("/v3/"):
+        raise ctx.fail(f"{where}.endpoint.path", f"an `api_v3` variant reads a `/v3/...` path, got `{endpoint_path}`")
+    for spec in ({"parent": r.get("parent"), "fetch_parent": r.get("fetch_parent", False)}, override):
+        if spec.get("parent") and not spec.get("fetch_parent"):
+            raise ctx.fail(
+                where,
+                "the resource and its `api_v3` variant must each be one task (a root, or a child with "
+                "`fetch_parent`): the DAG is the same whichever API version a connection reads",
+            )
+    return variant
 
 
 def _columns(ctx: _Ctx, raw: Any, path: str) -> tuple[str, ...]:
@@ -365,7 +397,14 @@ def _check_graph(ctx: _Ctx, resources: dict[str, ResourceSpec]) -> None:
                 raise ctx.fail(f"resources[{names.index(r.name)}] (`{r.name}`).parent", f"cycle: {cycle}")
             chain.append(node)
             node = resources[node].parent
-    for r in resources.values():
+    for i, r in enumerate(resources.values()):
+        v3 = r.api_v3
+        if v3 is not None and v3.parent is not None and v3.parent not in resources:
+            raise ctx.fail(
+                f"resources[{i}] (`{r.name}`).api_v3.parent",
+                f"unknown resource `{v3.parent}`; known: {_ticks(sorted(names))}",
+            )
+    for r in [*resources.values(), *(r.api_v3 for r in resources.values() if r.api_v3 is not None)]:
         parent = resources[r.parent] if r.fetch_parent and r.parent else None
         if parent is not None and (parent.parent is not None or parent.incremental is not None):
             raise ctx.fail(

@@ -140,10 +140,20 @@ class ResourceSpec:
     list that is not incremental; this child is then one task with every key) instead of from what
     the parent's task loaded: the task does not wait for the parent's task, which may even sit in
     another DAG."""
+    fields: dict[str, str] = field(default_factory=dict)
+    """Column -> dotted path into each record (`attributes.name`): when given, each record becomes
+    exactly these columns (API v3 nests its fields under `attributes` and `references`)."""
+    api_v3: ResourceSpec | None = None
+    """The same resource read from API v3, for connections whose `api_version` is `v3`: same table,
+    primary key and task shape, another endpoint."""
 
     @property
     def table(self) -> str:
         return self.table_name or self.name
+
+    def for_api(self, version: str) -> ResourceSpec:
+        """The variant a connection of `version` reads: the `api_v3` one on v3 when there is one."""
+        return self.api_v3 if version == "v3" and self.api_v3 is not None else self
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     ap.add_argument("--faults", default="none", help="none | hostile | a JSON fault config")
     ap.add_argument("--v11-branches", action="store_true", help="v1.1 projects with `branches` (pre 2026-12-07)")
     ap.add_argument("--v11-sunset", action="store_true", help="v1.1 answers carry Deprecation/Sunset headers")
+    ap.add_argument("--server", action="store_true", help="act as CircleCI Server: no API v3 (/v3/... is 404)")
     ns = ap.parse_args(argv)
     try:
         parse_faults(ns.faults)
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         faults=ns.faults,
         v11_branches=ns.v11_branches,
         v11_sunset=ns.v11_sunset,
+        server=ns.server,
     )
 
 

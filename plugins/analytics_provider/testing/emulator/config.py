@@ -30,6 +30,7 @@ class EmulatorConfig:
     :param v11_branches: serve v1.1 ``projects`` with ``branches``, as before 7 Dec 2026 (the
         default is the shape from that day on, as ``?shallow=true`` previews it).
     :param v11_sunset: v1.1 answers carry ``Deprecation``/``Sunset`` headers.
+    :param server: act as CircleCI Server, which serves no API v3 (``/v3/...`` answers 404).
     """
 
     host: str = "127.0.0.1"
@@ -45,6 +46,7 @@ class EmulatorConfig:
     faults: str | dict[str, Any] | None = None
     v11_branches: bool = False
     v11_sunset: bool = False
+    server: bool = False
 
     def now_ms(self) -> int:
         if self.now is None:
@@ -83,4 +85,5 @@ class EmulatorConfig:
             args += ["--faults", faults]
         args += ["--v11-branches"] if self.v11_branches else []
         args += ["--v11-sunset"] if self.v11_sunset else []
+        args += ["--server"] if self.server else []
         return args

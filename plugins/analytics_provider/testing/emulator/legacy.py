@@ -43,7 +43,7 @@ def v11_me(world: World) -> dict[str, Any]:
         "enrolled_betas": [],
         "num_projects_followed": len(projects),
         "organization_prefs": {org.name: {"email": f"{user.login}@example.com"} for org in world.orgs},
-        "projects": {_v11_url(p): {"on_dashboard": True, "emails": "default"} for p in projects},
+        "projects": {v11_url(p): {"on_dashboard": True, "emails": "default"} for p in projects},
         "identities": {
             "github": {
                 "login": user.login,
@@ -73,13 +73,13 @@ def with_sunset(state: EmulatorState, response: Response) -> Response:
     return response
 
 
-def _v11_url(p: Project) -> str:
+def v11_url(p: Project) -> str:
     return "https:" + p.vcs_url if p.vcs_url.startswith("//") else p.vcs_url
 
 
 def _v11_project(world: World, p: Project, branches: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "vcs_url": _v11_url(p),
+        "vcs_url": v11_url(p),
         "username": p.org.name,
         "reponame": p.name,
         "vcs_type": p.org.vcs_type,

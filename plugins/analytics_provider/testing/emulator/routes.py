@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import insights, insights_runs, job_tests, legacy, usage_export, views
+from . import insights, insights_runs, job_tests, legacy, usage_export, v3, views
 from .model import Job
 from .pagination import PAGE_SIZE, PageTokenError, PageTokens, page_after
 from .state import EmulatorState
@@ -238,6 +238,7 @@ ROUTES: list[Route] = [
     Route("/v2/organizations/{org_id}/usage_export_job/{usage_export_job_id}", Api.usage_export_status),
     Route("/v1.1/me", Api.v11_me),
     Route("/v1.1/projects", Api.v11_projects),
+    Route("/v3/projects", v3.list_projects, paginated=True),
 ]
 
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import control
+from . import control, v3
 from .config import EmulatorConfig
 from .faults import SHORT_CIRCUIT, FaultInjector, Fired, parse_faults
 from .metering import RateLimiter, Stats
@@ -88,12 +88,21 @@ class EmulatorApp:
         return Response(status, data, content_type=content_type)
 
     def _respond(self, route: Route | None, req: Request, raw_path: str) -> tuple[Response, list[Fired]]:
+        on_v3 = v3.is_v3(req.path)
+        if on_v3 and self.config.server:
+            return error(404, "Not found."), []  # CircleCI Server serves no API v3
         if not self.authorized(req):
             return Response(401, UNAUTHORIZED), []
+        if on_v3 and route is not None:
+            refused = v3.refuse_query_token(req, (self.config.auth_header, "Circle-Token", "circle-token"))
+            if refused is not None:
+                return refused, []
         allowed, limit_headers = self.limiter.acquire()
+        if on_v3:
+            limit_headers = v3.standard_limit_headers(limit_headers)
         if not allowed:
             return Response(429, {"message": "Rate limit exceeded."}, headers=limit_headers), []
-        token = req.arg("page-token")
+        token = req.arg("page[cursor]" if on_v3 else "page-token")
         fired = self.faults.plan(
             f"{req.method} {raw_path}",
             req.path,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import insights, insights_runs, job_tests, legacy, views
+from . import insights, insights_runs, job_tests, legacy, v3, views
 from .model import Pipeline, parse_time
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ RESOURCES = (
     "self_collaborations",
     "me",
     "projects",
+    "projects_v3",
     "pipelines",
     "pipeline_workflows",
     "specific_project",
@@ -54,6 +55,8 @@ def rows(state: EmulatorState, resource: str, since: str | None, until: str | No
         return [legacy.v11_me(world)]
     if resource == "projects":
         return legacy.v11_projects(world, branches=state.v11_branches)
+    if resource == "projects_v3":
+        return v3.projects_of(world)
     if resource == "specific_project":
         return [views.project(p) for p in projects]
     if resource == "insights_metrics":
