@@ -118,6 +118,9 @@ def _duckdb(path: Path, memory_limit: str | None = None) -> DestinationTarget:
         import dlt
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+        from analytics_provider.duckdb_copy import install
+
+        install()  # jsonl loads keep the table's types (JSON values as sent)
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(DuckDbCredentials(str(path), global_config={"memory_limit": limit}))
 

@@ -24,15 +24,7 @@ NAMING = NamingConvention()
 @pytest.fixture(
     params=[
         {},
-        pytest.param(
-            {"v11_branches": True},
-            marks=pytest.mark.xfail(
-                reason=(
-                    "old shape only: timestamps inside the `branches` JSON land as `YYYY-MM-DD hh:mm:ss+00`"
-                    " and some branch keys differ from the truth; open in issue 21"
-                )
-            ),
-        ),
+        {"v11_branches": True},  # the shape before 7 Dec 2026, JSON timestamps and keys as sent
         {"v11_sunset": True},
     ],
     ids=["shallow", "with-branches", "sunset"],
