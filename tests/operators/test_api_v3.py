@@ -200,3 +200,36 @@ def test_v3_rate_limit_headers_widen_the_request_gate(emulator: Any, monkeypatch
         time.sleep(0.05)  # a light reader: the budget stays mostly unused
     assert "RateLimit-Remaining" in headers and "X-RateLimit-Remaining" not in headers
     assert gate.limit > gate.floor  # the budget v3 reported unused let more requests in flight
+
+
+def test_three_rounds_of_changes_converge_on_api_v3(
+    emulator: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16's convergence with the project fan-out starting from v3's projects: after each round
+    of API changes every table equals the truth by value, as on v1.1."""
+    from tests.convergence.test_three_rounds import converge
+
+    _connect(monkeypatch, emulator, api_version="v3")
+    rounds = converge(emulator, _query(duckdb_path))
+    assert all(r["out"]["projects"][0]["parent_keys"] == len(emulator.truth("self_collaborations")) for r in rounds)
+    assert "GET /v1.1/projects" not in emulator.stats()["routes"]
+    truth = {e["attributes"]["vcs_url"]: _expected_row(e) for e in emulator.truth("projects_v3")}
+    loaded = {r["vcs_url"]: r for r in _rows(duckdb_path, "projects")}
+    assert {u: {k: loaded[u][k] for k in want} for u, want in truth.items()} == truth
+
+
+def test_flaky_tests_fetch_their_projects_through_v3(
+    emulator: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flaky_tests` reads its parent `projects` itself; on v3 that parent reads its orgs in turn."""
+    from tests.convergence.test_test_results import assert_flaky_tests_equal_truth
+
+    _connect(monkeypatch, emulator, api_version="v3")
+    emulator.reset_stats()
+    (summary,) = run_chain(["flaky_tests"], task_context())["flaky_tests"]
+    orgs = len(emulator.truth("self_collaborations"))
+    routes = emulator.stats()["routes"]
+    assert routes["GET /v2/me/collaborations"] == 1 and routes["GET /v3/projects"] == orgs
+    assert summary["parent_keys"] == len(emulator.truth("projects_v3"))
+    assert summary["requests"] == emulator.stats()["total"]  # the org and project reads are counted
+    assert assert_flaky_tests_equal_truth(emulator, _query(duckdb_path)) > 0

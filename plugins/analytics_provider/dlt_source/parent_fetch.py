@@ -35,10 +35,12 @@ def fetch_parent_keys(
     filter applied, as in the parent's own load), in the order batches use; and the requests made."""
     assert child.parent is not None, f"`{child.name}` has no parent"
     parent = spec.resource(child.parent).for_api(settings.api_version)
-    built = build_source(
-        spec, parent, settings=settings, session=session, dataset=dataset, window=window, org_slugs=org_slugs
-    )
+    args = {"settings": settings, "session": session, "dataset": dataset, "window": window, "org_slugs": org_slugs}
+    above, made = None, 0
+    if parent.fetch_parent:  # a parent that reads its own parent's rows (v3 `projects`: per org)
+        above, made = fetch_parent_keys(spec, parent, **args)
+    built = build_source(spec, parent, parent_keys=above, **args)
     rows = list(built.source.resources[parent.name])
     found = distinct_keys(parent, child, rows)
     log.info("`%s`: %d keys from %d `%s` rows read from the API", child.name, len(found), len(rows), parent.name)
-    return found, built.stats.total
+    return found, made + built.stats.total
