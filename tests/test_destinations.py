@@ -63,3 +63,30 @@ def test_many_files_of_a_table_load_within_the_bound_without_retries(
     assert loaded == len(truth)
     errors = [call.args[1].getMessage() for call in forwarded.call_args_list if call.args[1].levelname == "ERROR"]
     assert not errors, f"dlt logged errors: {errors[:2]}"
+
+
+def test_another_destination_gets_a_machine_wide_lock_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from analytics_provider.destinations import resolve_destination
+
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_X", json.dumps({"conn_type": "snowflake", "host": "acct"}))
+    target = resolve_destination("warehouse_x")
+    caplog.set_level("WARNING", logger="analytics_provider.destinations")
+    order: list[str] = []
+
+    def second_writer() -> None:
+        with target.lock_for("analytics"):
+            order.append("other")
+
+    with target.lock_for("analytics"):
+        other = threading.Thread(target=second_writer)
+        other.start()
+        other.join(0.5)
+        order.append("first")
+    other.join(5)
+    assert order == ["first", "other"], "a second writer waited for the first"
+    warnings = [r.getMessage() for r in caplog.records if "serialised per machine only" in r.getMessage()]
+    assert len(warnings) == 1 and "snowflake" in warnings[0]

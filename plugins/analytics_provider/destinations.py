@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_ENV = "ANALYTICS_DUCKDB_PATH"
 DUCKDB_MEMORY_ENV = "ANALYTICS_DUCKDB_MEMORY_LIMIT"
@@ -100,9 +104,28 @@ def resolve_destination(conn_id: str | None) -> DestinationTarget:
     return DestinationTarget(
         kind=kind,
         factory=lambda: _generic_destination(kind, conn.get_uri(), extras),
-        lock=lambda _key: contextlib.nullcontext(),
+        lock=_machine_lock,
         display=f"{kind} (connection `{conn_id}`)",
     )
+
+
+def _machine_lock(key: str) -> contextlib.AbstractContextManager[None]:
+    """The write lock of a destination with no lock of its own (not DuckDB or PostgreSQL): a file
+    lock that serialises the tasks of one machine (LocalExecutor), not those of other Celery
+    workers; said once per process, so a distributed setup knows to serialise them itself (a pool
+    of one slot for the DAGs writing that dataset)."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(
+            "Destination %s: its writes are serialised per machine only; tasks on other workers may load "
+            "the same dataset at once (dlt's staging dataset is shared): give those DAGs a pool of one slot.",
+            key,
+        )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return file_lock(Path(tempfile.gettempdir()) / f"analytics_destination_{digest}.lock")
+
+
+_WARNED: set[str] = set()
 
 
 def _generic_destination(kind: str, uri: str, extras: dict[str, Any]) -> Any:

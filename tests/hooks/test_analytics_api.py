@@ -146,3 +146,25 @@ def test_v3_requests_carry_the_key_as_bearer_and_nowhere_else(
     assert "Authorization" not in v2.headers
     assert (v2.headers.get("api_key") == API_KEY) if auth_location == "header" else (f"api_key={API_KEY}" in v2.url)
     assert API_KEY not in repr(session.auth)
+
+
+def test_the_spec_client_block_gives_the_defaults_the_connection_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics_provider.spec.model import AuthSpec, ClientSpec
+
+    client = ClientSpec(
+        base_url="https://ci.example.internal/api", auth=AuthSpec(name="Circle-Token", location="query")
+    )
+    _set_conn(monkeypatch, "analytics_bare", "", "k-123456")
+    bare = AnalyticsApiHook("analytics_bare", client=client).get_settings()
+    assert (bare.base_url, bare.auth_name, bare.auth_location) == (
+        "https://ci.example.internal/api",
+        "Circle-Token",
+        "query",
+    )
+    assert AnalyticsApiHook("analytics_bare").get_settings().base_url == "https://circleci.com/api"  # the shipped spec
+
+    _set_conn(
+        monkeypatch, "analytics_set", "http://127.0.0.1:8089", "k-123456", key_name="api_key", auth_location="header"
+    )
+    chosen = AnalyticsApiHook("analytics_set", client=client).get_settings()
+    assert (chosen.base_url, chosen.auth_name, chosen.auth_location) == ("http://127.0.0.1:8089", "api_key", "header")

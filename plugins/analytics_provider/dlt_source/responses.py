@@ -58,9 +58,7 @@ def make_response_hook(
             raise IgnoreResponseException
         if response.status_code in (401, 403):
             raise AnalyticsAuthError(
-                f"Resource `{resource}`: HTTP {response.status_code} for GET {path}: the API refused the key of "
-                f"Airflow connection `{settings.conn_id}`. Fix the connection's API key (sent as "
-                f"{settings.key_sent_as(path)}); retrying will not help.",
+                settings.key_refused(f"Resource `{resource}`", response.status_code, f"GET {path}"),
                 status=response.status_code,
                 resource=resource,
                 path=path,

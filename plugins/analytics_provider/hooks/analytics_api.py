@@ -10,7 +10,7 @@ from airflow.sdk import BaseHook
 
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.get_provider_info import CONN_TYPE
-from analytics_provider.spec.model import ErrorHandlerSpec
+from analytics_provider.spec.model import ClientSpec, ErrorHandlerSpec
 
 if TYPE_CHECKING:  # requests and dlt are imported when a task runs, not when a DAG file is parsed
     import requests
@@ -60,6 +60,14 @@ class ApiSettings:
             return "header `Authorization: Bearer`"
         return f"{self.auth_location} `{self.auth_name}`"
 
+    def key_refused(self, what: str, status: int, request: str) -> str:
+        """The one wording of a 401/403: who asked, what the API answered, which connection to fix."""
+        return (
+            f"{what}: HTTP {status} for {request}: the API refused the key of Airflow connection "
+            f"`{self.conn_id}`. Fix the connection's API key (sent as {self.key_sent_as(request)}); "
+            "retrying will not help."
+        )
+
     def redact(self, text: str) -> str:
         """`text` with every occurrence of the key (as is, or URL-encoded) replaced by `***`."""
         if not self.api_key:
@@ -81,9 +89,9 @@ MASKED = "***"
 """What Airflow's forms show, and a form saves, for an extra whose name looks secret."""
 
 
-def key_name(conn_id: str, extras: dict[str, Any]) -> str:
+def key_name(conn_id: str, extras: dict[str, Any], default: str = "api_key") -> str:
     """The header (or query parameter) that carries the key: extra `key_name`, else the older
-    `auth_header`, else `api_key`.
+    `auth_header`, else `default` (the spec's `client.auth.name`).
 
     `auth_header` is masked by Airflow (its name is in `DEFAULT_SENSITIVE_FIELDS`): the form showed
     it as `***` and saved `***`. Such a value is refused here, naming the field to fix, instead of
@@ -101,19 +109,21 @@ def key_name(conn_id: str, extras: dict[str, Any]) -> str:
             )
         if value:
             return value
-    return "api_key"
+    return default
 
 
 class AnalyticsApiHook(BaseHook):
     """Connects to the analytics API with an API key.
 
     The connection's host is the base URL (`https://circleci.com/api`, or the emulator's
-    `http://127.0.0.1:8089`), its password the API key. Extras: `key_name` (default `api_key`;
-    the real service reads `Circle-Token`; the older `auth_header` is still read), `auth_location`
-    (`header` or `query`), `org_slugs` (comma-separated; empty means every org of the key),
+    `http://127.0.0.1:8089`; unset: the spec's `client.base_url`), its password the API key.
+    Extras: `key_name` (the real service reads `Circle-Token`; the older `auth_header` is still
+    read; unset: the spec's `client.auth.name`, `api_key`), `auth_location` (`header` or `query`;
+    unset: the spec's), `org_slugs` (comma-separated; empty means every org of the key),
     `api_version` (`auto`, `v3` or `v2`; see `api_version()`).
 
     :param analytics_conn_id: the Airflow connection id.
+    :param client: the spec's `client` block (the shipped spec's by default).
     """
 
     conn_name_attr = "analytics_conn_id"
@@ -121,26 +131,40 @@ class AnalyticsApiHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Analytics API"
 
-    def __init__(self, analytics_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self, analytics_conn_id: str = default_conn_name, client: ClientSpec | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.analytics_conn_id = analytics_conn_id
+        self._client = client
         self._settings: ApiSettings | None = None
+
+    @property
+    def client_spec(self) -> ClientSpec:
+        """The spec's `client` block (the shipped spec's unless given): the defaults the connection
+        overrides (`base_url` for an empty host, `auth.name` and `auth.location` under the extras)."""
+        if self._client is None:
+            from analytics_provider.spec.loader import load_spec
+
+            self._client = load_spec().client
+        return self._client
 
     def get_settings(self) -> ApiSettings:
         if self._settings is None:
             conn = self.get_connection(self.analytics_conn_id)
-            host = (conn.host or "").strip()
+            client = self.client_spec
+            host = (conn.host or "").strip() or client.base_url.strip()
             if not host:
                 raise AnalyticsApiError(
-                    f"Airflow connection `{self.analytics_conn_id}` has no host: set it to the API's base URL, "
-                    "e.g. https://circleci.com/api"
+                    f"Airflow connection `{self.analytics_conn_id}` has no host and the spec no `client.base_url`: "
+                    "set the connection's host to the API's base URL, e.g. https://circleci.com/api"
                 )
             if "://" not in host:
                 host = f"{conn.schema or 'https'}://{host}"
                 if conn.port:
                     host = f"{host}:{conn.port}"
             extras = conn.extra_dejson or {}
-            location = _extra(extras, "auth_location") or "header"
+            location = _extra(extras, "auth_location") or client.auth.location
             if location not in ("header", "query"):
                 raise AnalyticsApiError(
                     f"Airflow connection `{self.analytics_conn_id}`: extra `auth_location` must be "
@@ -153,7 +177,7 @@ class AnalyticsApiHook(BaseHook):
                 conn_id=self.analytics_conn_id,
                 base_url=host.rstrip("/"),
                 api_key=conn.password or "",
-                auth_name=key_name(self.analytics_conn_id, extras),
+                auth_name=key_name(self.analytics_conn_id, extras, client.auth.name),
                 auth_location=location,
                 org_slugs=tuple(s for s in slugs if s),
                 api_version=api_version(self.analytics_conn_id, extras, host),
@@ -203,10 +227,7 @@ class AnalyticsApiHook(BaseHook):
         url = settings.redact(response.url)
         if response.status_code in (401, 403):
             raise AnalyticsAuthError(
-                f"{what}: the API refused the key of Airflow connection `{settings.conn_id}` "
-                f"(HTTP {response.status_code} from {url}). Fix the connection's API key "
-                f"(sent as {settings.key_sent_as(response.url)}).",
-                status=response.status_code,
+                settings.key_refused(what, response.status_code, f"GET {url}"), status=response.status_code
             )
         body = settings.redact(response.text[:300])
         raise AnalyticsApiError(

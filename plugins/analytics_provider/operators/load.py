@@ -107,7 +107,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
 
         configure_dlt_environment()
         spec = load_spec(self.spec_path)
-        hook = AnalyticsApiHook(self.analytics_conn_id)
+        hook = AnalyticsApiHook(self.analytics_conn_id, client=spec.client)
         settings = hook.get_settings()
         _mask(settings)
         resource = spec.resource(self.resource).for_api(settings.api_version)
