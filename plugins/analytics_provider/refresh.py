@@ -8,13 +8,16 @@ query. A table that does not exist yet means nothing is loaded yet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
 from analytics_provider.wording import duration
+
+if TYPE_CHECKING:
+    from analytics_provider.window import LoadWindow
 
 log = logging.getLogger(__name__)
 _SHOWN = 20
@@ -168,3 +171,20 @@ def already_loaded(
                 unfinished.add(key)
     found -= unfinished
     return {t for t in (tuple(str(k[columns[n]]) for n in names) for k in keys) if t in found}
+
+
+def after_parent_load(
+    spec: Spec, resource: ResourceSpec, window: LoadWindow, context: Any, log: Any
+) -> Callable[[Any], Any] | None:
+    """For a parent: the SQL that must see its load, under the same lock (prune the recorded keys;
+    on a scheduled run, plan the refresh of unfinished children)."""
+    if not spec.children(resource.name):
+        return None
+    from analytics_provider.child_keys import prune_keys
+    from analytics_provider.window import reference_time
+
+    def after(sql: Any) -> Any:
+        prune_keys(sql, resource.table, datetime.now(timezone.utc))
+        return None if window.stateless else refresh_for(spec, resource, sql, reference_time(context), log)
+
+    return after

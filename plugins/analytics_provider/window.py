@@ -92,3 +92,11 @@ def resolve_window(
         return LoadWindow(interval_start, None, "data interval start, then stored cursor")
     now_dt = now or datetime.now(timezone.utc)
     return LoadWindow(now_dt - initial_lookback, None, "no data interval: stored cursor or initial lookback")
+
+
+def reference_time(context: Any) -> datetime:
+    """'Now' for a run: its data interval end when it has one (so reruns are reproducible), else the clock."""
+    end = context.get("data_interval_end") if hasattr(context, "get") else None
+    if end is None:
+        return datetime.now(timezone.utc)
+    return end if end.tzinfo else end.replace(tzinfo=timezone.utc)

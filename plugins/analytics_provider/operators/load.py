@@ -5,20 +5,24 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from analytics_provider.batching import is_batch_ref, parent_loads, pull_batch, read_keys
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
+from analytics_provider.operators.arguments import mask_key, slugs, truthy
 from analytics_provider.operators.failures import translate_failure
 from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.wording import batch_label, requests_text
+
+if TYPE_CHECKING:
+    from analytics_provider.destinations import DestinationTarget
+    from analytics_provider.fanout.task_keys import TaskKeys
+    from analytics_provider.window import LoadWindow
 
 
 class AnalyticsLoadOperator(LineageMixin, BaseOperator):
@@ -109,7 +113,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         spec = load_spec(self.spec_path)
         hook = AnalyticsApiHook(self.analytics_conn_id, client=spec.client)
         settings = hook.get_settings()
-        _mask(settings)
+        mask_key(settings)
         resource = spec.resource(self.resource).for_api(settings.api_version)
         try:
             return self._run(context, spec, resource, hook, settings)
@@ -125,129 +129,141 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
     def _run(
         self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
     ) -> dict[str, Any]:
-        import dlt
-
-        from analytics_provider.child_keys import prune_keys
+        """The task's steps: window, destination, keys, then the load (`_load`)."""
         from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
-        from analytics_provider.dlt_source.builder import build_source, source_name
-        from analytics_provider.refresh import refresh_for
-        from analytics_provider.window import resolve_window
+        from analytics_provider.fanout.task_keys import resolve_task_keys
+        from analytics_provider.retention import past_retention
 
         route_dlt_logging(self.log)
         self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
-        initial = resource.incremental.initial_lookback if resource.incremental else None
-        window = resolve_window(
-            context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
-        )
-        from analytics_provider.retention import past_retention
-
+        window = self._window(context, resource)
         retained_since = past_retention(resource, window, self.log)
         target = resolve_destination(self.destination_conn_id)
-        if is_batch_ref(self.parent_keys):
-            self.parent_keys = pull_batch(self.parent_keys, context)
-        loads = None
-        if self.parent_output is not None and resource.parent is not None:
-            loads = parent_loads(self.parent_output, spec.resource(resource.parent).table)
-            if loads.empty:
-                _label_batch(context, [])
-                raise AirflowSkipException(f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
-        session = hook.get_conn(spec.client.error_handler)
-        org_slugs = _slugs(self.org_slugs) or settings.org_slugs
-        # what the dlt source of this resource (and of a fetched parent) is built with
-        source_args = {
+        source_args = {  # what the dlt source of this resource (and of a fetched parent) is built with
             "settings": settings,
-            "session": session,
+            "session": hook.get_conn(spec.client.error_handler),
             "dataset": self.dataset_name,
             "window": window,
-            "org_slugs": org_slugs,
+            "org_slugs": slugs(self.org_slugs) or settings.org_slugs,
         }
-        fetched = 0  # requests made for the parent's rows (`fetch_parent`)
-        if resource.fetch_parent and loads is None and self.parent_keys is None:
-            from analytics_provider.dlt_source.parent_fetch import fetch_parent_keys
-
-            self.parent_keys, fetched = fetch_parent_keys(spec, resource, **source_args)
-        elif resource.parent is not None and loads is None and not self.parent_keys:
+        task_keys = resolve_task_keys(spec, resource, self.parent_keys, self.parent_output, context, source_args)
+        if task_keys.nothing_because:
+            _label_batch(context, [])
+            raise AirflowSkipException(task_keys.nothing_because)
+        self.parent_keys = task_keys.keys
+        if resource.parent is not None and task_keys.loads is None and not task_keys.fetched and not self.parent_keys:
             self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
             _label_batch(context, [])
             return self._summary(resource, window, {}, [], 0, 0)
-        pipeline_name = f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else "")
+        summary = self._load(context, spec, resource, target, task_keys, source_args)
+        if retained_since is not None:
+            summary["served_since"] = retained_since  # the window starts before the API's retention
+        return summary
+
+    def _window(self, context: Any, resource: ResourceSpec) -> LoadWindow:
+        from analytics_provider.window import resolve_window
+
+        initial = resource.incremental.initial_lookback if resource.incremental else None
+        return resolve_window(
+            context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
+        )
+
+    def _load(
+        self,
+        context: Any,
+        spec: Spec,
+        resource: ResourceSpec,
+        target: DestinationTarget,
+        task_keys: TaskKeys,
+        source_args: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Keys read under the lock, the source built on the restored state, one dlt run, the summary."""
+        import dlt
+
+        from analytics_provider.dlt_source.builder import build_source, source_name
+        from analytics_provider.fanout.task_keys import read_recorded
+        from analytics_provider.pipeline_run import forget_cursors, run_pipeline
+        from analytics_provider.refresh import after_parent_load
+
+        window = source_args["window"]
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
             pipeline = dlt.pipeline(
-                pipeline_name=pipeline_name,
+                pipeline_name=f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else ""),
                 destination=target.factory(),
                 dataset_name=self.dataset_name,
                 pipelines_dir=workdir,
             )
             with target.lock_for(self.dataset_name):
                 pipeline.sync_destination()
-                if loads is not None:
+                if task_keys.loads is not None:
                     with pipeline.sql_client() as sql:  # under the lock, like every read of the destination
-                        self.parent_keys = list(read_keys(sql, spec, resource, loads))
-            if resource.parent is not None:
-                _label_batch(context, self.parent_keys or [])
-                if not self.parent_keys:
-                    where = "the API listed" if resource.fetch_parent else "loaded"
-                    raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` {where}")
-            self.log.info(
-                "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
-                resource.name,
-                resource.endpoint.path,
-                f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
-                target.display,
-                self.dataset_name,
-                window.describe() if resource.incremental else "n/a (full read)",
-            )
-            if _truthy(self.full_refresh) and resource.incremental and not window.stateless:
-                forgotten = _forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
+                        self.parent_keys = read_recorded(sql, spec, resource, task_keys)
+            self._check_keys(context, resource)
+            self._log_start(resource, target, window)
+            if truthy(self.full_refresh) and resource.incremental and not window.stateless:
+                forgotten = forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
                 self.log.info("Full refresh of `%s`: forgot %d stored cursors", resource.name, forgotten)
             built = build_source(
-                spec,
-                resource,
-                parent_keys=self.parent_keys,
-                state=dict(pipeline.state),
-                **source_args,
+                spec, resource, parent_keys=self.parent_keys, state=dict(pipeline.state), **source_args
             )
-            pipeline.extract(
+            result = run_pipeline(
+                pipeline,
                 built.source,
-                loader_file_format=self.loader_file_format or target.file_format,
-                schema_contract={"columns": "freeze", "data_type": "freeze"} if self.strict_schema else None,
+                target=target,
+                dataset=self.dataset_name,
+                file_format=self.loader_file_format,
+                strict_schema=self.strict_schema,
+                after_load=after_parent_load(spec, resource, window, context, self.log),
+                describe=lambda s: self.log.info(
+                    "Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, s
+                ),
             )
-            extracted = time.monotonic()
-            self.log.info("Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, extracted - started)
-            pipeline.normalize()
-            rows = {
-                table: count
-                for table, count in (pipeline.last_trace.last_normalize_info.row_counts or {}).items()
-                if not table.startswith("_")  # dlt's own tables and the recorded child keys
-            }
-            with target.lock_for(self.dataset_name):
-                load_info = pipeline.load(workers=target.load_workers) if target.load_workers else pipeline.load()
-                refresh = None
-                if spec.children(resource.name):
-                    with pipeline.sql_client() as sql:
-                        prune_keys(sql, resource.table, datetime.now(timezone.utc))
-                        if not window.stateless:
-                            refresh = refresh_for(spec, resource, sql, _reference_time(context), self.log)
-            load_ids = list(load_info.loads_ids)
-            self._lineage_written = record_written(pipeline, self.dataset_name, rows)  # OpenLineage
-        requests_made = fetched + built.stats.total
+            self._lineage_written = record_written(pipeline, self.dataset_name, result.rows)  # OpenLineage
+        return self._loaded_summary(resource, window, built, result, task_keys.fetched_requests, started)
+
+    def _loaded_summary(
+        self, resource: ResourceSpec, window: LoadWindow, built: Any, result: Any, fetched: int, started: float
+    ) -> dict[str, Any]:
+        """The task log's last line and the XCom summary of a load."""
         self.log.info(
             "Loaded `%s`: rows %s, load %s, %s, %.1fs",
             resource.name,
-            rows or "{}",
-            ",".join(load_ids) or "-",
+            result.rows or "{}",
+            ",".join(result.load_ids) or "-",
             requests_text(built.stats.by_status, fetched),
             time.monotonic() - started,
         )
-        summary = self._summary(resource, window, rows, load_ids, requests_made, built.stats.not_found_as_empty)
-        if retained_since is not None:
-            summary["served_since"] = retained_since  # the window starts before the API's retention
+        requests_made = fetched + built.stats.total
+        summary = self._summary(
+            resource, window, result.rows, result.load_ids, requests_made, built.stats.not_found_as_empty
+        )
+        refresh = result.after_load
         if refresh is not None:
             summary["refresh"] = refresh.summary()
             summary["refresh_parents"] = refresh.parents()
         return summary
+
+    def _check_keys(self, context: Any, resource: ResourceSpec) -> None:
+        """A child's task is named after its keys in the UI, and skipped when it has none."""
+        if resource.parent is None:
+            return
+        _label_batch(context, self.parent_keys or [])
+        if not self.parent_keys:
+            where = "the API listed" if resource.fetch_parent else "loaded"
+            raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` {where}")
+
+    def _log_start(self, resource: ResourceSpec, target: DestinationTarget, window: LoadWindow) -> None:
+        self.log.info(
+            "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
+            resource.name,
+            resource.endpoint.path,
+            f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
+            target.display,
+            self.dataset_name,
+            window.describe() if resource.incremental else "n/a (full read)",
+        )
 
     def _summary(
         self,
@@ -273,39 +289,3 @@ def _label_batch(context: Any, keys: list[dict[str, Any]]) -> None:
     """The mapped task's name in the UI (`map_index_template="{{ batch }}"`): its keys."""
     if hasattr(context, "__setitem__"):
         context["batch"] = batch_label(keys)
-
-
-def _truthy(value: bool | str | None) -> bool:
-    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _forget_cursors(pipeline: Any, source: str) -> int:
-    """Drop the incremental state of every resource of `source` (it is written back with the run)."""
-    with pipeline.managed_state() as state:
-        resources = state.get("sources", {}).get(source, {}).get("resources", {})
-        forgotten = sum(1 for r in resources.values() if r.pop("incremental", None) is not None)
-    return forgotten
-
-
-def _slugs(value: str | list[str] | None) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value or []
-    return tuple(s.strip() for s in items if s and s.strip())
-
-
-def _reference_time(context: Any) -> datetime:
-    """'Now' for a run: its data interval end when it has one (so reruns are reproducible), else the clock."""
-    end = context.get("data_interval_end") if hasattr(context, "get") else None
-    if end is None:
-        return datetime.now(timezone.utc)
-    return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
-
-
-def _mask(settings: ApiSettings) -> None:
-    if not settings.api_key:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(settings.api_key)
-    except ImportError:  # pragma: no cover - older task SDKs
-        pass
