@@ -87,3 +87,16 @@ def test_projects_match_the_truth_in_either_shape(
         assert "Mon, 07 Dec 2026" in warnings[0].getMessage()
     else:
         assert not warnings
+
+
+@pytest.mark.parametrize("emulator", [{"v11_branches": True}], indirect=True, ids=["with-branches"])
+def test_the_old_branches_json_lands_as_sent_on_postgres(
+    emulator: Any, api_connection: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.reliability.helpers import make_destination
+
+    destination = make_destination("postgres", request, tmp_path)
+    run_chain(["projects"], task_context(), **destination.kwargs)
+    loaded = dict(destination.query("SELECT vcs_url, branches FROM analytics.projects"))
+    truth = {r["vcs_url"]: r["branches"] for r in emulator.truth("projects")}
+    assert {url: json.loads(v) if isinstance(v, str) else v for url, v in loaded.items()} == truth
