@@ -93,10 +93,11 @@ def _patch_compiled_selector() -> None:
 
 
 def _patch_fast_cursor() -> None:
-    """builder._parse_cursor: `datetime.fromisoformat` (C, Python 3.11+) instead of `pendulum.parse`."""
+    """incremental.parse_cursor: `datetime.fromisoformat` (C, Python 3.11+) instead of `pendulum.parse`
+    (the product has since taken it)."""
     from datetime import datetime
 
-    from analytics_provider.dlt_source import builder
+    from analytics_provider.dlt_source import incremental
 
     def parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
         value = row.get(cursor)
@@ -109,7 +110,7 @@ def _patch_fast_cursor() -> None:
                 row[cursor] = pendulum.parse(value)
         return row
 
-    builder._parse_cursor = parse_cursor
+    incremental.parse_cursor = parse_cursor
 
 
 def run_operator(base_url: str, orgs: list[str], start: str, end: str, db: str, file_format: str | None) -> dict:

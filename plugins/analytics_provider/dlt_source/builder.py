@@ -17,27 +17,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import dlt
-import pendulum
 from dlt.common.jsonpath import compile_path
 from dlt.extract import DltResource, DltSource
-from dlt.extract.incremental import IncrementalResourceWrapper
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
 from analytics_provider.child_keys import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
+from analytics_provider.dlt_source.incremental import cursor_parser, incremental_config, stored_cursors
 from analytics_provider.dlt_source.paginators import create_paginator
 from analytics_provider.dlt_source.progress import Progress
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
+from analytics_provider.dlt_source.row_steps import KEYS_RESOURCE, add_row_steps
 from analytics_provider.hooks.analytics_api import ApiSettings
 from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.window import LoadWindow
 
-KEYS_RESOURCE = "parent_keys"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -53,6 +51,49 @@ def source_name(dataset: str, resource: str) -> str:
     return f"{dataset}_{resource}"
 
 
+@dataclass
+class CompiledSource:
+    """A resource's dlt `rest_api` config for one run, before dlt turns it into resources."""
+
+    config: dict[str, Any]
+    """`{"client": ..., "resources": [...]}`, as `rest_api_source` takes it."""
+    per_key: dict[str, dict[str, Any]]
+    """An incremental child's REST resource name -> the parent key it reads (carried values)."""
+
+
+def compile_source(
+    spec: Spec,
+    resource: ResourceSpec,
+    *,
+    base_url: str,
+    session: Session | None,
+    window: LoadWindow,
+    hook: Callable[..., Any],
+    parent_keys: list[dict[str, Any]] | None = None,
+    cursors: set[str] = frozenset(),
+) -> CompiledSource:
+    """The compile step: spec resource + window + parent keys -> dlt's declarative config. Plain
+    data but for the `hook` and paginator objects; nothing is requested (tests/dlt_source)."""
+    per_key: dict[str, dict[str, Any]] = {}
+    if resource.parent is None:
+        params = dict(resource.endpoint.params)
+        entries: list[Any] = [
+            _rest_entry(
+                spec, resource, window, resource.name, resource.endpoint.path, params, hook, resource.name in cursors
+            )
+        ]
+    elif resource.incremental is not None:
+        per_key = {_key_resource_name(resource, key): key for key in parent_keys or []}
+        entries = [
+            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook, name in cursors)
+            for name, key in per_key.items()
+        ]
+    else:
+        entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
+    client = {"base_url": base_url, "headers": dict(spec.client.headers), "session": session}
+    return CompiledSource({"client": client, "resources": entries}, per_key)
+
+
 def build_source(
     spec: Spec,
     resource: ResourceSpec,
@@ -65,51 +106,37 @@ def build_source(
     org_slugs: tuple[str, ...] = (),
     state: dict[str, Any] | None = None,
 ) -> BuiltSource:
-    """`state` is the dlt pipeline state restored from the destination: an incremental resource
-    with a stored cursor continues from it (minus the lookback), whatever the window start."""
+    """The compiled config as a dlt source with its row steps, ready to extract. `state` is the dlt
+    pipeline state restored from the destination: an incremental resource with a stored cursor
+    continues from it (minus the lookback), whatever the window start."""
     cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
     stats = RequestStats(Progress(resource.name, len(parent_keys) if parent_keys else None))
+    inc = resource.incremental
+    selector = compile_path(resource.endpoint.data_selector or "$")
     hook = make_response_hook(
-        resource.name, settings, stats, resource.endpoint.not_found == "empty", resource.endpoint.path
+        resource.name,
+        settings,
+        stats,
+        resource.endpoint.not_found == "empty",
+        resource.endpoint.path,
+        on_body=cursor_parser(selector, inc.cursor_path) if inc is not None else None,
     )
-    client = {
-        "base_url": settings.base_url,
-        "headers": dict(spec.client.headers),
-        "session": session,
-    }
-    per_key: dict[str, dict[str, Any]] = {}
-    if resource.parent is None:
-        entries: list[Any] = [
-            _rest_entry(
-                spec,
-                resource,
-                window,
-                resource.name,
-                resource.endpoint.path,
-                dict(resource.endpoint.params),
-                hook,
-                resource.name in cursors,
-            )
-        ]
-    elif resource.incremental is not None:
-        per_key = {_key_resource_name(resource, key): key for key in parent_keys or []}
-        entries = [
-            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook, name in cursors)
-            for name, key in per_key.items()
-        ]
-    else:
-        entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
-        per_key = {}
-    source = rest_api_source({"client": client, "resources": entries}, name=source_name(dataset, resource.name))
+    compiled = compile_source(
+        spec,
+        resource,
+        base_url=settings.base_url,
+        session=session,
+        window=window,
+        hook=hook,
+        parent_keys=parent_keys,
+        cursors=cursors,
+    )
+    source = rest_api_source(compiled.config, name=source_name(dataset, resource.name))
     fields = recorded_fields(spec, resource)
     for res in list(source.resources.values()):
         if res.name == KEYS_RESOURCE:
             continue
-        _add_steps(resource, res, window, per_key.get(res.name))
-        if resource.org_field and org_slugs:
-            res.add_filter(_org_filter(resource.org_field, org_slugs), insert_at=1)
-        if resource.fields:  # first, so every later step sees the columns
-            res.add_map(_project_fields(resource.fields), insert_at=1)
+        add_row_steps(resource, res, window, compiled.per_key.get(res.name), org_slugs)
         if fields:
             source.resources.add(_record_keys(res, fields, keys_table(resource.table)))
     return BuiltSource(source, stats)
@@ -154,7 +181,7 @@ def _rest_entry(
         "response_actions": [hook],
     }
     if resource.incremental is not None:
-        endpoint["incremental"] = _incremental_config(resource, window, has_cursor)
+        endpoint["incremental"] = incremental_config(resource, window, has_cursor)
     entry: dict[str, Any] = {
         "name": name,
         "endpoint": endpoint,
@@ -180,32 +207,6 @@ def _key_resource_name(resource: ResourceSpec, key: dict[str, Any]) -> str:
     """A stable resource name per parent key: dlt keeps the incremental cursor under it."""
     ident = "_".join(str(key[name]) for name in sorted(key))
     return f"{resource.name}__{re.sub(r'[^A-Za-z0-9]+', '_', ident).strip('_').lower()}"
-
-
-def _project_fields(fields: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Each record as exactly the `fields` columns (a missing path gives None), plus the parent
-    values dlt's `include_from_parent` put on it (renamed by the carry step after this one)."""
-    paths = {column: tuple(source.split(".")) for column, source in fields.items()}
-    carried = f"_{KEYS_RESOURCE}_"
-
-    def dig(row: Any, path: tuple[str, ...]) -> Any:
-        for part in path:
-            if not isinstance(row, dict):
-                return None
-            row = row.get(part)
-        return row
-
-    def project(row: dict[str, Any]) -> dict[str, Any]:
-        out = {column: dig(row, path) for column, path in paths.items()}
-        out.update((k, v) for k, v in row.items() if k.startswith(carried))
-        return out
-
-    return project
-
-
-def _org_filter(field_name: str, org_slugs: tuple[str, ...]) -> Callable[[dict[str, Any]], bool]:
-    wanted = frozenset(org_slugs)
-    return lambda row: row.get(field_name) in wanted
 
 
 def _dependent_entries(
@@ -236,92 +237,3 @@ def _dependent_entries(
     entry["include_from_parent"] = list(resource.carry)
     entry["parallelized"] = True
     return [parent_keys_resource(), entry]
-
-
-def _add_steps(resource: ResourceSpec, res: DltResource, window: LoadWindow, key: dict[str, Any] | None) -> None:
-    """Carry parent values, parse the cursor before the incremental step, filter the window."""
-    if resource.carry:
-        res.add_map(_carry_from_key(resource, key) if key is not None else _carry_from_parent(resource))
-    inc = resource.incremental
-    if inc is not None:
-        cursor = inc.cursor_path
-        step_at = next(i for i, s in enumerate(res._pipe.steps) if isinstance(s, IncrementalResourceWrapper))
-        res.add_map(lambda row: _parse_cursor(row, cursor), insert_at=step_at)
-        if window.end is not None and window.start is not None:
-            start = window.start
-            res.add_filter(lambda row: row[cursor] >= start)
-
-
-def _carry_from_key(resource: ResourceSpec, key: dict[str, Any]) -> Callable[[dict], dict]:
-    values = {name: key[name] for name in resource.carry}
-
-    def carry(row: dict[str, Any]) -> dict[str, Any]:
-        row.update(values)
-        return row
-
-    return carry
-
-
-def _carry_from_parent(resource: ResourceSpec) -> Callable[[dict], dict]:
-    """dlt's `include_from_parent` names the columns `_<parent>_<field>`; rename them to `<field>`."""
-    prefix = f"_{KEYS_RESOURCE}_"
-
-    def rename(row: dict[str, Any]) -> dict[str, Any]:
-        for name in resource.carry:
-            if prefix + name in row:
-                row[name] = row.pop(prefix + name)
-        return row
-
-    return rename
-
-
-def stored_cursors(state: dict[str, Any], source: str, resource: ResourceSpec) -> set[str]:
-    """Names of the dlt resources of `source` that have a stored incremental cursor."""
-    if resource.incremental is None:
-        return set()
-    resources = state.get("sources", {}).get(source, {}).get("resources", {})
-    cursor = resource.incremental.cursor_path
-    return {
-        name
-        for name, res_state in resources.items()
-        if (res_state.get("incremental", {}).get(cursor) or {}).get("last_value") is not None
-    }
-
-
-def _incremental_config(resource: ResourceSpec, window: LoadWindow, has_cursor: bool) -> dict[str, Any]:
-    """dlt incremental settings for the window.
-
-    An explicit window (end given) is stateless: read from `start - lookback` (the paging margin;
-    a filter step then keeps exactly [start, end)) and leave the stored cursor alone. Otherwise
-    the stored cursor minus `lookback` (dlt's `lag`) is the start — with no `initial_value`, which
-    dlt would not let the lag cross, so a run after failed or skipped days still closes the gap —
-    or `window.start` on the first run.
-    """
-    inc = resource.incremental
-    assert inc is not None
-    config: dict[str, Any] = {
-        "cursor_path": inc.cursor_path,
-        "row_order": inc.row_order,
-        "range_start": "closed",
-        "range_end": "open",
-    }
-    if window.end is not None:
-        config["initial_value"] = (window.start or window.end) - inc.lookback
-        config["end_value"] = window.end
-    else:
-        if not has_cursor:
-            config["initial_value"] = window.start
-        if inc.lookback:
-            config["lag"] = inc.lookback.total_seconds()
-    return config
-
-
-def _parse_cursor(row: dict[str, Any], cursor: str) -> dict[str, Any]:
-    """ISO strings (with or without milliseconds) -> datetimes, so dlt compares instants, not text."""
-    value = row.get(cursor)
-    if isinstance(value, str):
-        try:
-            row[cursor] = datetime.fromisoformat(value)  # C parser: Z suffix and fractions since 3.11
-        except ValueError:
-            row[cursor] = pendulum.parse(value)
-    return row

@@ -41,10 +41,16 @@ class RequestStats:
 
 
 def make_response_hook(
-    resource: str, settings: ApiSettings, stats: RequestStats, not_found_empty: bool, endpoint: str = ""
+    resource: str,
+    settings: ApiSettings,
+    stats: RequestStats,
+    not_found_empty: bool,
+    endpoint: str = "",
+    on_body: Callable[[Any], None] | None = None,
 ) -> Callable[..., Any]:
     """A `requests` response hook: raises our errors before dlt's (which may print the key), and
-    reports a deprecated `endpoint` once (deprecation.py)."""
+    reports a deprecated `endpoint` once (deprecation.py). `on_body` sees each parsed body before
+    dlt does (the incremental cursor's parsing)."""
     notices = DeprecationNotices(resource, endpoint)
 
     def hook(response: Response, *args: Any, **kwargs: Any) -> Response:
@@ -85,6 +91,8 @@ def make_response_hook(
         except NotJsonError:
             stats.count(response.status_code)
             raise
+        if on_body is not None:
+            on_body(parsed)
         stats.count(response.status_code, page_rows(parsed))
         return response
 
