@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import operations
-from .generator import rerun_workflow
 from .model import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, Job, Workflow
+from .reruns import rerun_workflow
 
 if TYPE_CHECKING:
     from .state import EmulatorState

@@ -19,7 +19,6 @@ from .model import (
     DAY_MS,
     HOUR_MS,
     MINUTE_MS,
-    RERUN_SLOT,
     SECOND_MS,
     Context,
     Job,
@@ -265,37 +264,6 @@ def _approval_wait(rng: random.Random) -> int:
     if r < 0.8:
         return _between(rng, 30, 240) * MINUTE_MS
     return _between(rng, 240, 600) * MINUTE_MS
-
-
-def rerun_workflow(old: Workflow, at_ms: int) -> Workflow:
-    """A finished re-run of ``old`` created at ``at_ms`` (like the real service's rerun)."""
-    pipeline = old.pipeline
-    rng = random.Random(f"rerun:{old.id}:{at_ms}")
-    at_s = at_ms // SECOND_MS * SECOND_MS
-    wf = Workflow(
-        make_uuid(rng, pipeline.segment), pipeline, old.name, at_s, "success", at_s, old.started_by, rerun_of=old.id
-    )
-    jobs: list[Job] = []
-    for i, tp in enumerate(j.template for j in old.jobs):
-        deps = [jobs[d].id for d in tp.deps]
-        approval = tp.type == "approval"
-        jobs.append(
-            Job(
-                make_uuid(rng, pipeline.segment),
-                wf,
-                tp,
-                RERUN_SLOT + i,
-                deps,
-                at_s,
-                None if approval else at_s,
-                None if approval else at_s,
-                at_s if approval else None,
-                "success",
-                None,
-            )
-        )
-    wf.jobs = jobs
-    return wf
 
 
 _TRIGGERS = (("webhook", 0.8), ("api", 0.9), ("scheduled_pipeline", 0.96), ("explicit", 1.0))

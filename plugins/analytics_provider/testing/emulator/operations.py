@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .generator import MAX_OPEN_MS, rerun_workflow
+from .generator import MAX_OPEN_MS
 from .model import MINUTE_MS, Job, Workflow, fmt_ms
+from .reruns import rerun_workflow
 from .views import job_started
 
 if TYPE_CHECKING:
