@@ -33,7 +33,7 @@ def run_plan(plugins: str | None, summary: dict[str, Any]) -> dict[str, Any]:
         sys.path.insert(0, plugins)
     import airflow.sdk
 
-    from analytics_provider import batching
+    from analytics_provider.fanout import batching
 
     assert not plugins or batching.__file__.startswith(plugins), f"imported {batching.__file__}, not {plugins}"
     ti = _PushedXComs()

@@ -47,7 +47,7 @@ def load_once(variant: str, data: list[dict[str, Any]]) -> dict[str, Any]:
     import duckdb
     from dlt.destinations.impl.duckdb import duck
 
-    from analytics_provider import duckdb_copy
+    from analytics_provider.warehouse import duckdb_copy
 
     stock = getattr(duck.DuckDbCopyJob, "__mro__", [duck.DuckDbCopyJob])
     original = next(c for c in stock if not getattr(c, "typed_columns", False) and c.__name__ == "DuckDbCopyJob")

@@ -85,7 +85,7 @@ def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int] | Non
             summary: dict[str, Any] | None = op.execute(context)
         result: dict[str, Any] = {"ok": True, "summary": summary}
         if plan is not None and summary is not None:
-            from analytics_provider.batching import plan_batches
+            from analytics_provider.fanout.batching import plan_batches
 
             result["batches"] = plan_batches([summary], child=plan[0], batch_size=plan[1], spec_path=spec_path)
         seconds = time.monotonic() - started
@@ -105,7 +105,7 @@ def _plan(args: tuple[list[dict[str, Any]], str, int, str | None]) -> dict[str, 
     outputs, child, size, spec_path = args
     began = time.monotonic()
     os.dup2(2, 1)
-    from analytics_provider.batching import plan_batches
+    from analytics_provider.fanout.batching import plan_batches
 
     batches = plan_batches(outputs, child=child, batch_size=size, spec_path=spec_path)
     return {"batches": batches, "seconds": time.monotonic() - began, "span": (began, time.monotonic())}

@@ -23,7 +23,6 @@ from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
-from analytics_provider.batching import plan_batch_refs, plan_batches
 from analytics_provider.dag_factory import (
     DEFAULT_POOL,
     FactoryConfig,
@@ -31,11 +30,12 @@ from analytics_provider.dag_factory import (
     render_plans,
     timetable_for,
 )
+from analytics_provider.fanout.batching import plan_batch_refs, plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import Spec
 from analytics_provider.window import resolve_window
-from tests.test_batching import record
+from tests.fanout.test_batching import record
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"

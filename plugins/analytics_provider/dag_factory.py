@@ -27,7 +27,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task, task_group
 
-from analytics_provider.batching import plan_batch_refs
+from analytics_provider.fanout.batching import plan_batch_refs
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from analytics_provider.destinations import DestinationTarget
+from analytics_provider.warehouse.destinations import DestinationTarget
 
 
 @dataclass

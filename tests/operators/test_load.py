@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.fanout.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import EMULATOR_NOW

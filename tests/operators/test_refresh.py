@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.fanout.batching import plan_batches
 from analytics_provider.spec.loader import DEFAULT_SPEC, load_spec
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import EMULATOR_NOW

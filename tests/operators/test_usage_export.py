@@ -65,7 +65,7 @@ def truth(emulator: Any, org_id: str, start: str, end: str) -> list[dict[str, An
 
 
 def warehouse_rows(conn_id: str | None, columns: list[str]) -> list[dict[str, Any]]:
-    from analytics_provider.destinations import open_sql
+    from analytics_provider.warehouse.destinations import open_sql
 
     with open_sql(conn_id, "analytics") as sql:
         table = sql.make_qualified_table_name("usage")

@@ -127,7 +127,7 @@ PRELOAD = [
     "analytics_provider.operators.load",
     "analytics_provider.testing.chain",
     "analytics_provider.dlt_source.builder",
-    "analytics_provider.destinations",
+    "analytics_provider.warehouse.destinations",
 ]
 _MP = multiprocessing.get_context("forkserver")
 _MP.set_forkserver_preload(PRELOAD)
@@ -306,7 +306,7 @@ def batches(
     summary: dict[str, Any] | list[dict[str, Any]], child: str, batch_size: int = 0, **dest_kwargs: Any
 ) -> list[list[dict]]:
     """What the DAG's `plan_<child>` task hands the child: keys read from the rows the parent loaded."""
-    from analytics_provider.batching import plan_batches
+    from analytics_provider.fanout.batching import plan_batches
 
     return plan_batches(summary, child=child, batch_size=batch_size, **dest_kwargs)
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from analytics_provider.batching import plan_batches
+from analytics_provider.fanout.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.testing.chain import task_context

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analytics_provider.batching import ParentLoads, is_batch_ref, parent_loads, pull_batch, read_keys
+from analytics_provider.fanout.batching import ParentLoads, is_batch_ref, parent_loads, pull_batch, read_keys
 from analytics_provider.spec.model import ResourceSpec, Spec
 
 
@@ -49,7 +49,7 @@ def resolve_task_keys(
             return TaskKeys(nothing_because=f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
         return TaskKeys(loads=loads)
     if resource.fetch_parent and parent_keys is None:
-        from analytics_provider.dlt_source.parent_fetch import fetch_parent_keys
+        from analytics_provider.fanout.parent_fetch import fetch_parent_keys
 
         keys, fetched = fetch_parent_keys(spec, resource, **source_args)
         return TaskKeys(keys=keys, fetched=True, fetched_requests=fetched)

@@ -20,8 +20,8 @@ from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.wording import batch_label, requests_text
 
 if TYPE_CHECKING:
-    from analytics_provider.destinations import DestinationTarget
     from analytics_provider.fanout.task_keys import TaskKeys
+    from analytics_provider.warehouse.destinations import DestinationTarget
     from analytics_provider.window import LoadWindow
 
 
@@ -130,10 +130,10 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
     ) -> dict[str, Any]:
         """The task's steps: window, destination, keys, then the load (`_load`)."""
-        from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import route_dlt_logging
         from analytics_provider.fanout.task_keys import resolve_task_keys
         from analytics_provider.retention import past_retention
+        from analytics_provider.warehouse.destinations import resolve_destination
 
         route_dlt_logging(self.log)
         self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
@@ -182,9 +182,9 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         import dlt
 
         from analytics_provider.dlt_source.builder import build_source, source_name
+        from analytics_provider.fanout.refresh import after_parent_load
         from analytics_provider.fanout.task_keys import read_recorded
         from analytics_provider.pipeline_run import forget_cursors, run_pipeline
-        from analytics_provider.refresh import after_parent_load
 
         window = source_args["window"]
         started = time.monotonic()

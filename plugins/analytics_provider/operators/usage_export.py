@@ -127,8 +127,8 @@ class AnalyticsUsageExportOperator(BaseOperator):
         return rows
 
     def _load(self, rows: list[dict[str, Any]]) -> list[str]:
-        from analytics_provider.destinations import resolve_destination
         from analytics_provider.dlt_runtime import configure_dlt_environment
+        from analytics_provider.warehouse.destinations import resolve_destination
 
         configure_dlt_environment()
         import dlt

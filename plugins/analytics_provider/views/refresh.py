@@ -17,7 +17,7 @@ def refresh_views(
 ) -> dict[str, Any]:
     """Replace every view of `views` whose inputs exist in `dataset`; drop those whose inputs are gone.
     Returns `{"created": [...], "skipped": {view: [missing table or table.column]}}`."""
-    from analytics_provider.destinations import open_sql, resolve_destination
+    from analytics_provider.warehouse.destinations import open_sql, resolve_destination
 
     logger = logger or log
     dialect = dialect_for(resolve_destination(destination_conn_id).kind)

@@ -12,10 +12,10 @@ def refresh_views_task(destination_conn_id: str | None, dataset_name: str) -> di
     """Create or replace the CI views (views/catalog.py) whose tables exist; returns what it did."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from analytics_provider.destinations import resolve_destination
     from analytics_provider.dlt_runtime import configure_dlt_environment
     from analytics_provider.views.dialects import DIALECTS
     from analytics_provider.views.refresh import refresh_views
+    from analytics_provider.warehouse.destinations import resolve_destination
 
     kind = resolve_destination(destination_conn_id).kind
     if kind not in DIALECTS:  # the loads went fine: skip, do not fail the run

@@ -141,7 +141,7 @@ def _duckdb(path: Path, memory_limit: str | None = None) -> DestinationTarget:
         import dlt
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-        from analytics_provider.duckdb_copy import install
+        from analytics_provider.warehouse.duckdb_copy import install
 
         install()  # jsonl loads keep the table's types (JSON values as sent)
         path.parent.mkdir(parents=True, exist_ok=True)

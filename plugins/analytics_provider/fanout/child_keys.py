@@ -22,46 +22,15 @@ from typing import Any, overload
 
 import orjson
 
-from analytics_provider.refresh import already_loaded, table_columns
-from analytics_provider.spec import keys as spec_keys
+from analytics_provider.spec.key_records import KEYS_COLUMN, keys_table, needed_fields
 from analytics_provider.spec.keys import child_key_values
 from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.warehouse.sql import already_loaded, table_columns
 
 log = logging.getLogger(__name__)
 FETCH_PAGES = 500
-KEYS_PREFIX = "_analytics_keys_"
 KEEP_KEYS = timedelta(days=30)
 """How long recorded keys are kept: a child task cleared and re-run within this finds its keys."""
-KEYS_COLUMN = "keys"
-KEYS_COLUMNS: dict[str, Any] = {KEYS_COLUMN: {"data_type": "json"}}
-"""dlt column hints of a keys table: the list stays one JSON value (no nested table)."""
-
-
-def keys_table(parent_table: str) -> str:
-    return f"{KEYS_PREFIX}{parent_table}"
-
-
-def needed_fields(child: ResourceSpec) -> list[str]:
-    """Fields of a parent row that `child` binds or filters on (`only_if`)."""
-    fields: list[str] = []
-    names = [name for expr in child.bind.values() for name, _ in spec_keys.template_fields(expr)]
-    for name in [*names, *child.only_if]:
-        if name not in fields:
-            fields.append(name)
-    return fields
-
-
-def recorded_fields(spec: Spec, resource: ResourceSpec) -> list[str]:
-    """What a load of `resource` records of each row: every field one of its children needs."""
-    fields: list[str] = []
-    for child in spec.children(resource.name):
-        fields += [f for f in needed_fields(child) if f not in fields]
-    return fields
-
-
-def recorded_page(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> dict[str, Any]:
-    """The keys-table row for one page of parent rows: their projection onto `fields`."""
-    return {KEYS_COLUMN: [{f: row.get(f) for f in fields} for row in rows]}
 
 
 @dataclass(frozen=True)

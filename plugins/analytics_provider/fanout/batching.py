@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from analytics_provider.child_keys import KeyList
+    from analytics_provider.fanout.child_keys import KeyList
     from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
@@ -46,7 +46,7 @@ def parent_loads(parent_output: Any, parent_table: str) -> ParentLoads:
 
 def read_keys(sql: Any, spec: Spec, child: ResourceSpec, loads: ParentLoads) -> KeyList:
     """The keys `child` loads, read from the rows `loads` recorded (child_keys.py)."""
-    from analytics_provider.child_keys import read_child_keys
+    from analytics_provider.fanout.child_keys import read_child_keys
 
     return read_child_keys(sql, spec, child, loads.load_ids, loads.refresh_parents, loads.rows)
 
@@ -73,7 +73,7 @@ def iter_batches(
     loads = parent_loads(parent_output, spec.resource(resource.parent).table)
     if loads.empty:
         return
-    from analytics_provider.destinations import open_sql
+    from analytics_provider.warehouse.destinations import open_sql
 
     with open_sql(destination_conn_id, dataset_name) as sql:
         keys = read_keys(sql, spec, resource, loads)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dlt
 import duckdb
 
-from analytics_provider.destinations import resolve_destination
+from analytics_provider.warehouse.destinations import resolve_destination
 
 ROWS = [
     {"id": 1, "label": "2026-11-17T12:59:00.000Z", "branches": {"main": {"pushed_at": "2026-11-17T12:59:00.000Z"}}},

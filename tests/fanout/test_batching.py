@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.batching import (
+from analytics_provider.fanout.batching import (
     MAX_MAP_LENGTH,
     ParentLoads,
     batch_bounds,
@@ -17,17 +17,10 @@ from analytics_provider.batching import (
     plan_batches,
     pull_batch,
 )
-from analytics_provider.child_keys import (
-    KEYS_COLUMNS,
-    KEYS_PREFIX,
-    KeyList,
-    distinct_keys,
-    keys_table,
-    read_child_keys,
-    recorded_page,
-)
-from analytics_provider.destinations import open_sql
+from analytics_provider.fanout.child_keys import KeyList, distinct_keys, read_child_keys
+from analytics_provider.spec.key_records import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
 from analytics_provider.spec.loader import load_spec
+from analytics_provider.warehouse.destinations import open_sql
 
 
 def cut_batches(

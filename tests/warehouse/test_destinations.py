@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.destinations import open_sql
+from analytics_provider.warehouse.destinations import open_sql
 
 
 def _memory_limit_mib(conn_id: str | None = None) -> float:
@@ -70,11 +70,11 @@ def test_another_destination_gets_a_machine_wide_lock_and_says_so(
 ) -> None:
     import threading
 
-    from analytics_provider.destinations import resolve_destination
+    from analytics_provider.warehouse.destinations import resolve_destination
 
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_X", json.dumps({"conn_type": "snowflake", "host": "acct"}))
     target = resolve_destination("warehouse_x")
-    caplog.set_level("WARNING", logger="analytics_provider.destinations")
+    caplog.set_level("WARNING", logger="analytics_provider.warehouse.destinations")
     order: list[str] = []
 
     def second_writer() -> None:

@@ -8,12 +8,13 @@ query. A table that does not exist yet means nothing is loaded yet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
+from analytics_provider.warehouse.sql import query_rows, table_columns
 from analytics_provider.wording import duration
 
 if TYPE_CHECKING:
@@ -46,22 +47,6 @@ class RefreshPlan:
             "parents_reread": len(self.parents()),
             "dropped_unfinished": len(self.dropped),
         }
-
-
-def is_missing_table(exc: BaseException) -> bool:
-    """Whether a query failed because its table is not there yet (a first load)."""
-    text = str(exc).lower()
-    return "not exist" in text or "not found" in text or "undefined" in text
-
-
-def query_rows(sql: Any, query: str, *args: Any) -> list[tuple[Any, ...]]:
-    """The rows of `query`; none when its table does not exist yet."""
-    try:
-        return list(sql.execute_sql(query, *args) or [])
-    except Exception as exc:
-        if is_missing_table(exc):
-            return []
-        raise
 
 
 def refresh_for(spec: Spec, resource: ResourceSpec, sql: Any, reference: datetime, log: Any) -> RefreshPlan | None:
@@ -121,56 +106,12 @@ def plan_refresh(
     return plan
 
 
-def table_columns(sql: Any, table: str) -> set[str] | None:
-    """Column names of `table` in the dataset, or None when it does not exist yet."""
-    try:
-        with sql.execute_query(f"SELECT * FROM {sql.make_qualified_table_name(table)} WHERE 1 = 0") as cursor:
-            return {d[0] for d in cursor.description}
-    except Exception as exc:
-        if is_missing_table(exc):
-            return None
-        raise
-
-
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     import pendulum
 
     return pendulum.parse(str(value))
-
-
-def already_loaded(
-    sql: Any,
-    table: str,
-    columns: dict[str, str],
-    keys: Sequence[dict[str, Any]],
-    final: dict[str, Sequence[Any]] | None = None,
-) -> set[tuple]:
-    """The keys (as tuples in `columns` order) whose row is already in `table`; with `final`
-    (column -> final values), only those whose every loaded row is final."""
-    if not keys:
-        return set()
-    qualified = sql.make_qualified_table_name(table)
-    names = list(columns)
-    first = names[0]
-    checks = list((final or {}).items())
-    selected = ", ".join(names + [column for column, _ in checks])
-    values = sorted({k[columns[first]] for k in keys}, key=str)
-    found: set[tuple] = set()
-    unfinished: set[tuple] = set()
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
-        marks = ", ".join(["%s"] * len(chunk))
-        rows = query_rows(sql, f"SELECT {selected} FROM {qualified} WHERE {first} IN ({marks})", *chunk)
-        for row in rows:
-            key = tuple(str(v) for v in row[: len(names)])
-            found.add(key)
-            done = row[len(names) :]
-            if any(value not in allowed for value, (_, allowed) in zip(done, checks, strict=True)):
-                unfinished.add(key)
-    found -= unfinished
-    return {t for t in (tuple(str(k[columns[n]]) for n in names) for k in keys) if t in found}
 
 
 def after_parent_load(
@@ -180,7 +121,7 @@ def after_parent_load(
     on a scheduled run, plan the refresh of unfinished children)."""
     if not spec.children(resource.name):
         return None
-    from analytics_provider.child_keys import prune_keys
+    from analytics_provider.fanout.child_keys import prune_keys
     from analytics_provider.window import reference_time
 
     def after(sql: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The warehouse: Airflow connection -> dlt destination and its write lock, DuckDB loads, the SQL reads."""
