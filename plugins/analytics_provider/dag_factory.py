@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import DAG, Asset, Param, task, task_group
 
@@ -34,6 +34,7 @@ from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
 from analytics_provider.views.task import add_refresh_task
 
 DEFAULT_POOL = "analytics_api"
+TaskShape = Literal["root", "fetches_parent", "reads_parent_output", "batched"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,22 @@ class TaskPlan:
     """The parent whose rows the task reads from the API itself (`fetch_parent`): no upstream task."""
 
     @property
+    def shape(self) -> TaskShape:
+        """How the task gets its keys, said once here for `build_dag` and `testing/chain.py`:
+        `root` (none), `fetches_parent` (reads its parent's rows from the API itself),
+        `reads_parent_output` (one task with every key its parent's loads recorded: an incremental
+        child, a single writer of its cursors) or `batched` (mapped over a plan task's batches, or
+        inside a mapped group)."""
+        if self.fetches:
+            return "fetches_parent"
+        if self.parent is None:
+            return "root"
+        return "reads_parent_output" if self.batch_size == 0 else "batched"
+
+    @property
     def reads_keys_itself(self) -> bool:
         """A child that is one task with every key: it reads them from its parent's output."""
-        return self.parent is not None and self.batch_size == 0
+        return self.shape == "reads_parent_output"
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,7 @@ class DagPlan:
         mapped: set[str] = set()
         fan_outs: dict[str, list[TaskPlan]] = {}
         for t in self.tasks:
-            if t.parent is None or t.reads_keys_itself or t.parent in mapped:
+            if t.shape != "batched" or t.parent in mapped:
                 continue
             fan_outs[t.resource] = self.subtree(t.resource)
             mapped.update(m.resource for m in fan_outs[t.resource])

@@ -65,11 +65,11 @@ def run_chain(
         return summary
 
     for t in plan.tasks:
-        if t.parent is None:
+        if t.shape in ("root", "fetches_parent"):
             run(t.resource, 0)
-        elif t.reads_keys_itself:
-            run(t.resource, 0, parent_output=outputs[t.parent])
-        elif t.resource in fan_outs:
+        elif t.shape == "reads_parent_output":
+            run(t.resource, 0, parent_output=outputs[t.parent or ""])
+        elif t.resource in fan_outs:  # `batched`, the top of a fan-out (the rest run inside it)
             batches = plan_batches(
                 outputs[t.parent],
                 child=t.resource,
