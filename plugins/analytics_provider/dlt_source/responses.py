@@ -119,7 +119,7 @@ def _parse_json_once(response: Response, resource: str, path: str, settings: Api
 
 def _decode(response: Response) -> Any:
     """orjson on the raw bytes when they are UTF-8, as the API sends them (requests' `simplejson`
-    took ~17 % of the extract, bench/throughput.py); another declared charset, or what orjson
+    was a large share of the extract: BENCHMARKS.md, session 3); another declared charset, or what orjson
     refuses (integers past 64 bits), gets requests' own decoder, so what parsed before still parses."""
     if response.encoding and codecs.lookup(response.encoding).name != "utf-8":
         return response.json()

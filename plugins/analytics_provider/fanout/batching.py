@@ -90,8 +90,9 @@ def _pushing_batches(plan: Callable[..., Iterable[list[dict[str, Any]]]]) -> Cal
     """`plan` as the generated DAGs' `plan_<child>` task: each batch pushed as an XCom of its own
     (`batch_<i>`) as soon as it is made, a small reference returned per batch. Airflow hands every
     mapped task the whole return value of the task it is mapped over; at 1M parent keys the batches
-    are ~60 MB, the references a few KB. The load task pulls only its own batch. (`functools.wraps`
-    keeps `plan`'s signature, from which Airflow decides what to pass.)"""
+    are tens of MB, the references a few KB (BENCHMARKS.md, session 6). The load task pulls only
+    its own batch. (`functools.wraps` keeps `plan`'s signature, from which Airflow decides what to
+    pass.)"""
 
     @functools.wraps(plan)
     def plan_batch_refs(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@ by the child's load task itself (batching.py).
 
 A parent's load writes, beside its rows and in the same load (so committed with them or not at
 all), the fields its children bind of each row to `_analytics_keys_<parent table>`: one row per
-page of parent rows, holding their projection as a JSON list (one row per parent row cost ~8 % of
-the load's CPU, mostly in dlt's normalizer; BENCHMARKS.md, session 3). The load task
+page of parent rows, holding their projection as a JSON list (one row per parent row cost a measurable share of
+the load's CPU, mostly in dlt's normalizer: BENCHMARKS.md, session 3). The load task
 returns only its load ids; the child's keys are read from the rows of exactly those loads. Nothing
 proportional to the rows is held in the load task's memory or sent through XCom, and a later load
 that merges the same parent rows again (another run, a backfill beside it, the `workflow`
@@ -36,7 +36,7 @@ KEEP_KEYS = timedelta(days=30)
 @dataclass(frozen=True)
 class KeyList(Sequence[dict[str, Any]]):
     """A child's keys, held as one tuple of values per key (in `names` order): a dict per key took
-    twice the memory (368 vs 177 MB for 1M one-field keys, with the set that dedupes them). Reading
+    about twice the memory (BENCHMARKS.md, session 6, the plan task at 1M keys). Reading
     an item or a slice makes its dicts, so a batch is made when it is handed out."""
 
     names: tuple[str, ...]
@@ -152,8 +152,8 @@ def _key_order(values: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
 
 def _sort(keys: list[tuple[Any, ...]]) -> None:
     """Sort in `_key_order`. Where each position of the keys holds only text or only numbers, that
-    is the tuples' own order, sorted without a key: a key per item cost 124 MB and 5.3 s for 1M
-    one-field keys, the plain sort 4 MB and 1.9 s."""
+    is the tuples' own order, sorted without a key: a key function per item costs far more memory
+    and time at 1M keys (BENCHMARKS.md, session 6)."""
     width = len(keys[0]) if keys else 0
     if all(_one_kind(keys, i) for i in range(width)):
         keys.sort()

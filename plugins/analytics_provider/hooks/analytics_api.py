@@ -260,8 +260,8 @@ def pin_environment(session: requests.Session, base_url: str) -> None:
     """Read the proxy and CA-bundle environment once, for the one host this session talks to.
 
     dlt's client merges the environment into every request, and with `trust_env` requests then
-    scans all of `os.environ` twice per request for proxy settings (~1 ms a request in
-    bench/throughput.py's profile, more in a task's large environment). The values are the same
+    scans all of `os.environ` twice per request for proxy settings (a cost per request that
+    grows with the task's environment; BENCHMARKS.md, session 2). The values are the same
     for every request to `base_url`: resolve them here (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
     CURL_CA_BUNDLE are honoured as before) and stop the per-request lookups."""
     import os
