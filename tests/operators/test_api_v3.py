@@ -233,3 +233,26 @@ def test_flaky_tests_fetch_their_projects_through_v3(
     assert summary["parent_keys"] == len(emulator.truth("projects_v3"))
     assert summary["requests"] == emulator.stats()["total"]  # the org and project reads are counted
     assert assert_flaky_tests_equal_truth(emulator, _query(duckdb_path)) > 0
+
+
+def test_a_v3_shape_without_the_key_fails_naming_the_path_and_loads_nothing(
+    emulator: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """If the API's v3 attributes differ from the spec's `fields` (the key is not where they say),
+    the task fails saying so instead of merging rows without their key."""
+    raw = yaml.safe_load(DEFAULT_SPEC.read_text())
+    projects = next(r for r in raw["resources"] if r["name"] == "projects")
+    projects["api_v3"]["fields"]["vcs_url"] = "attributes.repo_url"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(raw))
+    _connect(monkeypatch, emulator, api_version="v3")
+    with pytest.raises(AnalyticsApiError) as err:
+        run_chain(["projects"], task_context(), spec_path=str(spec))
+    message = str(err.value)
+    assert "`attributes.repo_url`" in message and "`api_version`" in message and "`v2`" in message
+    assert (
+        not duckdb_path.exists()
+        or not duckdb.connect(str(duckdb_path), read_only=True)
+        .execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'projects'")
+        .fetchone()[0]
+    )

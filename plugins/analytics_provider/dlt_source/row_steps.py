@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from analytics_provider.exceptions import AnalyticsApiError
 from analytics_provider.spec.model import ResourceSpec
 from analytics_provider.window import LoadWindow
 
@@ -39,11 +40,18 @@ def carry_from_parent(resource: ResourceSpec) -> Callable[[dict], dict]:
     return rename
 
 
-def project_fields(fields: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def project_fields(
+    fields: dict[str, str], required: tuple[str, ...] = (), resource: str = ""
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Each record as exactly the `fields` columns (a missing path gives None), plus the parent
-    values dlt's `include_from_parent` put on it (renamed by the carry step after this one)."""
+    values dlt's `include_from_parent` put on it (renamed by the carry step after this one).
+
+    A `required` column (the primary key) with no value fails the load, naming the path: the API
+    answers in another shape than the spec's `fields` say, and merging rows without their key
+    would mix them up."""
     paths = {column: tuple(source.split(".")) for column, source in fields.items()}
     carried = f"_{KEYS_RESOURCE}_"
+    needed = [c for c in required if c in paths]
 
     def dig(row: Any, path: tuple[str, ...]) -> Any:
         for part in path:
@@ -54,6 +62,14 @@ def project_fields(fields: dict[str, str]) -> Callable[[dict[str, Any]], dict[st
 
     def project(row: dict[str, Any]) -> dict[str, Any]:
         out = {column: dig(row, path) for column, path in paths.items()}
+        for column in needed:
+            if out[column] is None:
+                raise AnalyticsApiError(
+                    f"Resource `{resource}`: a record has no `{fields[column]}` (column `{column}`, part of the "
+                    f"primary key); it has {sorted(row)}. The API answers in another shape than the spec's "
+                    "`fields`: fix them, or set the connection's extra `api_version` to `v2`.",
+                    resource=resource,
+                )
         out.update((k, v) for k, v in row.items() if k.startswith(carried))
         return out
 
@@ -83,4 +99,4 @@ def add_row_steps(
     if resource.org_field and org_slugs:
         res.add_filter(org_filter(resource.org_field, org_slugs), insert_at=1)
     if resource.fields:  # first, so every later step sees the columns
-        res.add_map(project_fields(resource.fields), insert_at=1)
+        res.add_map(project_fields(resource.fields, resource.primary_key, resource.name), insert_at=1)
