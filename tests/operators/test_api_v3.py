@@ -21,6 +21,7 @@ from analytics_provider.spec.loader import DEFAULT_SPEC
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import API_KEY, _start_emulator
 from tests.convergence.truth import assert_equals_truth
+from tests.reliability.helpers import make_destination
 
 pytestmark = pytest.mark.integration
 
@@ -86,13 +87,19 @@ def server_emulator() -> Iterator[Any]:
         emu.stop()
 
 
-@pytest.mark.parametrize("auth_location", ["header", "query"])
+@pytest.mark.parametrize(("kind", "auth_location"), [("duckdb", "header"), ("duckdb", "query"), ("postgres", "header")])
 def test_v3_projects_and_their_fan_out_equal_the_truth(
-    emulator: Any, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch, auth_location: str
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    kind: str,
+    auth_location: str,
 ) -> None:
+    destination = make_destination(kind, request, tmp_path)
     _connect(monkeypatch, emulator, api_version="v3", auth_location=auth_location)
     emulator.reset_stats()
-    run_chain(["projects", "specific_project", "insights_branches"], task_context())
+    run_chain(["projects", "specific_project", "insights_branches"], task_context(), **destination.kwargs)
 
     routes = emulator.stats()["routes"]
     orgs = emulator.truth("self_collaborations")
@@ -103,14 +110,20 @@ def test_v3_projects_and_their_fan_out_equal_the_truth(
     assert set(emulator.stats()["by_status"]) == {"200"}
 
     truth = {e["attributes"]["vcs_url"]: _expected_row(e) for e in emulator.truth("projects_v3")}
-    loaded = {r["vcs_url"]: r for r in _rows(duckdb_path, "projects")}
-    assert set(loaded) == set(truth)
+    info = "information_schema.columns WHERE table_schema = 'analytics' AND table_name = 'projects'"
+    columns = [r[0] for r in destination.query(f"SELECT column_name FROM {info}")]
+    rows = [
+        dict(zip(columns, r, strict=True))
+        for r in destination.query(f"SELECT {', '.join(columns)} FROM analytics.projects")
+    ]
+    loaded = {r["vcs_url"]: r for r in rows}
+    assert set(loaded) == set(truth) and len(rows) == len(truth)
     for url, want in truth.items():
         assert {k: loaded[url][k] for k in want} == want, url
         assert all(loaded[url].get(c) is None for c in V11_ONLY)  # v3 does not serve them
     # the children bind the same `vcs_url`: their tables equal the truth as on v1.1
-    assert_equals_truth(_query(duckdb_path), "specific_project", ("id",), emulator.truth("specific_project"))
-    assert_equals_truth(_query(duckdb_path), "insights_branches", ("project_id",), emulator.truth("insights_branches"))
+    assert_equals_truth(destination.query, "specific_project", ("id",), emulator.truth("specific_project"))
+    assert_equals_truth(destination.query, "insights_branches", ("project_id",), emulator.truth("insights_branches"))
 
 
 def test_switching_a_connection_to_v3_keeps_one_row_per_project(
