@@ -16,7 +16,7 @@ import time
 
 import _common
 
-BENCHMARKS = ["parse_time", "requests", "throughput", "fanout", "fanout_airflow", "memory", "duckdb_copy"]
+BENCHMARKS = ["parse_time", "requests", "throughput", "fanout", "fanout_airflow", "memory", "duckdb_copy", "daily_airflow"]
 
 
 def main() -> int:
