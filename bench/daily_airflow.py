@@ -95,6 +95,12 @@ def wait_for_asset_run(stack: AirflowStack, after: set[str]) -> dict[str, Any] |
     try:
         return stack.wait_until("analytics_tests asset run", ended, 120, 1)
     except Exception:
+        runs = stack.api("GET", f"dags/{TESTS_DAG}/dagRuns", params={"limit": 50})["dag_runs"]
+        events = stack.api("GET", "assets/events", params={"limit": 50}).get("asset_events", [])
+        _common.log(
+            f"daily_airflow: no ended {TESTS_DAG} run: runs {[(r['dag_run_id'], r['state']) for r in runs]}, "
+            f"asset events {[(e.get('uri'), e.get('source_task_id')) for e in events]}"
+        )
         return None
 
 

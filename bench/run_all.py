@@ -16,7 +16,16 @@ import time
 
 import _common
 
-BENCHMARKS = ["parse_time", "requests", "throughput", "fanout", "fanout_airflow", "memory", "duckdb_copy", "daily_airflow"]
+BENCHMARKS = [
+    "parse_time",
+    "requests",
+    "throughput",
+    "fanout",
+    "fanout_airflow",
+    "memory",
+    "duckdb_copy",
+    "daily_airflow",
+]
 
 
 def main() -> int:
