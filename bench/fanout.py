@@ -287,13 +287,15 @@ def _has_job_number(row: dict[str, Any]) -> bool:
     return row.get("job_number") is not None
 
 
-def plain_config(base_url: str, parallel: bool) -> dict[str, Any]:
+def plain_config(base_url: str, parallel: bool, tests: bool = False) -> dict[str, Any]:
     """The chain as plain dlt child resources. dlt raises on a parent row without the field a
     child's path needs, so `workflow_jobs` rows without a `job_number` (approvals, jobs not
-    started) are filtered out of that resource (they are not loaded, unlike the operator)."""
+    started) are filtered out of that resource (they are not loaded, unlike the operator).
+    `tests`: also each job's test results (`job_tests`, as `analytics_pipelines` loads them; plain
+    dlt reads them for every job with details, the operator for final jobs only)."""
     ignore_404 = [{"status_code": 404, "action": "ignore"}]
     par = {"parallelized": True} if parallel else {}
-    return {
+    config: dict[str, Any] = {
         "client": {
             "base_url": base_url,
             "headers": {"Accept": "application/json"},
@@ -345,6 +347,22 @@ def plain_config(base_url: str, parallel: bool) -> dict[str, Any]:
             },
         ],
     }
+    if tests:
+        config["resources"].append(
+            {
+                "name": "job_tests",
+                "primary_key": [],
+                "write_disposition": "append",
+                "endpoint": {
+                    "path": "/v2/project/{resources.jobs._workflow_jobs_project_slug}/{resources.jobs.number}/tests",
+                    "data_selector": "items",
+                    "response_actions": ignore_404,
+                },
+                "include_from_parent": ["number"],
+                **par,
+            }
+        )
+    return config
 
 
 def plain_child(args: argparse.Namespace) -> dict[str, Any]:
@@ -352,7 +370,7 @@ def plain_child(args: argparse.Namespace) -> dict[str, Any]:
     import dlt
     from dlt.sources.rest_api import rest_api_source
 
-    config = plain_config(args.base_url, args.parallel)
+    config = plain_config(args.base_url, args.parallel, tests=args.tests)
     with tempfile.TemporaryDirectory(prefix="bench_fanout_plain_") as workdir:
         source = rest_api_source(config, name="plain_fanout")
         pipeline = dlt.pipeline(
@@ -370,11 +388,13 @@ def plain_child(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_plain(emulator: Any, db: str, parallel: bool) -> dict[str, Any]:
+def run_plain(emulator: Any, db: str, parallel: bool, tests: bool = False) -> dict[str, Any]:
     emulator.reset_stats()
     argv = [str(Path(__file__)), "--plain-child", "--base-url", emulator.base_url, "--db", db]
     if parallel:
         argv.append("--parallel")
+    if tests:
+        argv.append("--tests")
     result = _common.run_child(argv)
     result["stats"] = emulator.stats()
     return result
@@ -446,6 +466,7 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="write the figures here")
     ap.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tests", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--base-url", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args()
