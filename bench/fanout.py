@@ -26,7 +26,7 @@ batches itself, after its load, in its own process (what folding `plan_<child>` 
 task would do; BENCHMARKS.md, session 6).
 
 Run: `.venv/bin/python bench/fanout.py [--quick] [--slots 4] [--rounds 2] [--plain-rounds 1]
-[--sequential-rounds 1] [--batch-size N] [--max-retries N] [--env KEY=VALUE] [--no-plain]
+[--sequential-rounds 1] [--batch-size N] [--max-retries N] [--env KEY=VALUE] [--no-plain] [--no-limit-counts]
 [--plan-in-parent]`
 """
 
@@ -144,7 +144,7 @@ class ChainRun:
     def __init__(
         self, pool: Any, spec_path: str | None, context_args: dict[str, Any], slots: int, plan_in_parent: bool = False
     ) -> None:
-        from analytics_provider.dag_factory import DagPlan, task_plan
+        from analytics_provider.dag_plan import DagPlan, task_plan
         from analytics_provider.spec.loader import load_spec
 
         spec = load_spec(spec_path)
@@ -457,6 +457,9 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=None, help="parent keys per mapped task (default: the spec's)")
     ap.add_argument("--max-retries", type=int, default=None, help="the spec's error_handler.max_retries (default 3)")
     ap.add_argument("--no-plain", action="store_true", help="operator only")
+    ap.add_argument(
+        "--no-limit-counts", action="store_true", help="the API sends no RateLimit-* counts, only 429 + Retry-After"
+    )
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the operator's tasks (dlt config)")
     ap.add_argument(
         "--plan-in-parent",
@@ -480,6 +483,8 @@ def main() -> int:
     import analytics_provider.operators.load  # noqa: F401  (the parent of forked tasks has it, like a worker)
 
     emu, scale, count = spawn_day(min_pipelines)
+    if args.no_limit_counts:
+        emu.control("POST", "settings", {"rate_limit_counts": False})
     tmp = Path(tempfile.mkdtemp(prefix="bench_fanout_"))
     results: dict[str, list[dict[str, Any]]] = {"operator": [], "plain parallelized": [], "plain sequential": []}
     spec_path = spec_variant(args.batch_size, args.max_retries, tmp)
@@ -535,7 +540,9 @@ def report(
 ) -> None:
     out = _common.out
     op = results["operator"]
-    batch = args.batch_size or "the spec's (200)"
+    from analytics_provider.spec.loader import load_spec
+
+    batch = args.batch_size or f"the spec's ({load_spec().resource('pipeline_workflows').batch_size})"
     out(
         f"Emulator: {LATENCY_MS:.0f} ms latency, {RATE_LIMIT:.0f} requests/s, one day (scale {scale}) with "
         f"{count} pipelines, {truth['workflow']} workflows, {truth['workflow_jobs']} workflow jobs, "

@@ -14,10 +14,12 @@ DLT_DEFAULTS = {
     # dlt's own handler writes to stderr, which Airflow logs as ERROR; we log the summary ourselves
     "RUNTIME__LOG_LEVEL": "WARNING",
     # threads of a child's extract: the most requests a task keeps in flight. How many it keeps is
-    # the request gate's (throttle.py): 2, and more only while the API says its rate limit is
-    # plainly unused. dlt's default of 5 threads a task, with 4 slots, drew 429 storms that failed
-    # tasks; a fixed 2 left the budget unused when one task ran alone (bench/fanout.py)
-    "EXTRACT__WORKERS": "4",
+    # the request gate's (throttle.py): 2, and more only while the API's counts say its rate limit
+    # is plainly unused, or (an API that sends none) while nothing is refused. A fixed dlt default
+    # of 5 threads a task, with 4 slots, drew 429 storms that failed tasks (bench/fanout.py); with
+    # the gate, 8 keep a first load's tasks busy against an unlimited API
+    # (bench/first_load_airflow.py)
+    "EXTRACT__WORKERS": "8",
     # dlt gzips its intermediate files, which live in the task's temp dir and are deleted after
     # the load: CPU for nothing (bench/throughput.py)
     "DATA_WRITER__DISABLE_COMPRESSION": "true",

@@ -1,4 +1,5 @@
-"""Which time window a run loads, decided from the Airflow context and the operator's params.
+"""Which time window a run loads, decided from the Airflow context and the operator's params; whether
+it starts before the API's retention (insights keep 90 days); durations in words.
 
 Pure: imports neither dlt nor Airflow, so it can be tested and reasoned about on its own.
 """
@@ -8,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
+
+if TYPE_CHECKING:
+    from analytics_provider.spec.model import ResourceSpec
 
 STATEFUL_RUN_TYPES = {"scheduled", "manual", "asset_triggered", "asset_materialization"}
 
@@ -100,3 +104,35 @@ def reference_time(context: Any) -> datetime:
     if end is None:
         return datetime.now(timezone.utc)
     return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+
+
+def duration(value: timedelta) -> str:
+    """`1 day`, `7 days`, `36 h`, `90 min`, `45 s`: the largest unit that divides `value`."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{value.total_seconds():g} s"
+
+
+def past_retention(resource: ResourceSpec, window: LoadWindow, log: Any, now: datetime | None = None) -> str | None:
+    """The earliest instant the API still serves when `window` starts before it (logged as a
+    warning), else None."""
+    inc = resource.incremental
+    if inc is None or inc.retention is None or window.start is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    start = window.start if window.start.tzinfo else window.start.replace(tzinfo=timezone.utc)
+    earliest = now - inc.retention
+    if start >= earliest:
+        return None
+    log.warning(
+        "Resource `%s`: the window starts at %s, but the API keeps only %s days (since %s): rows older "
+        "than that are not served and cannot be loaded",
+        resource.name,
+        start.isoformat(),
+        f"{inc.retention.total_seconds() / 86400:g}",
+        earliest.isoformat(),
+    )
+    return earliest.isoformat()

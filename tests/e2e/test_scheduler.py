@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.wording import LABEL_MAX, batch_label
+from analytics_provider.operators.wording import LABEL_MAX, batch_label
 from tests.airflow_stack import AirflowStack, iso, local_stack, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

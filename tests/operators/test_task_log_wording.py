@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from analytics_provider.operators.load import AnalyticsLoadOperator
+from analytics_provider.operators.wording import LABEL_MAX, batch_label, requests_text
 from analytics_provider.testing.chain import task_context
-from analytics_provider.wording import LABEL_MAX, batch_label, duration, requests_text
+from analytics_provider.window import duration
 from tests.conftest import EMULATOR_NOW
 
 DAY = timedelta(days=1)

@@ -86,13 +86,40 @@ def test_a_429_drops_it_to_the_floor_at_once() -> None:
     assert gate.limit == 2
 
 
-def test_without_the_apis_counts_it_stays_at_the_floor() -> None:
+def test_without_the_apis_counts_it_widens_while_nothing_is_refused_and_drops_on_a_429() -> None:
     clock = Clock()
     gate = _gate(clock)
+    _answer(gate, 200)
+    clock.now += 0.5
+    _answer(gate, 404)  # an answer, not a refusal: the span goes on
+    assert gate.limit == 2, "half a second is not a calm span"
+    clock.now += 0.6
+    _answer(gate, 200)
+    assert gate.limit == 3
+    clock.now += 1.1
+    _answer(gate, 200)
+    clock.now += 1.1
+    _answer(gate, 200)
+    assert gate.limit == 4, "never past the ceiling"
+    _answer(gate, 429)
+    assert gate.limit == 2, "a 429 drops it to the floor at once"
+    for failure in (None, 503):  # no answer at all (a reset connection), or the API failing
+        clock.now += 0.9
+        _answer(gate, 200)
+        clock.now += 0.9
+        _answer(gate, failure)
+        clock.now += 0.9
+        _answer(gate, 200)
+        assert gate.limit == 2, f"{failure} restarts the calm span"
+
+
+def test_once_the_api_has_sent_its_counts_answers_without_them_move_nothing() -> None:
+    clock = Clock()
+    gate = _gate(clock)
+    _answer(gate, 200, remaining=10)  # the budget is in use
     for _ in range(5):
         clock.now += 2
         _answer(gate, 200)
-        _answer(gate, None)  # no answer at all (a reset connection)
     assert gate.limit == 2
     gate.acquire()
     gate.release(200, {"RateLimit-Remaining": "50"})  # a count without the limit it is a share of
@@ -138,7 +165,7 @@ def test_the_ceiling_follows_the_extract_threads(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("EXTRACT__WORKERS", "1")
     assert parallel_requests() == (1, 1)
     monkeypatch.delenv("EXTRACT__WORKERS")
-    assert parallel_requests() == (2, 4)
+    assert parallel_requests() == (2, 8)
 
 
 def _hammer(session: Any, url: str, threads: int, requests: int) -> list[int]:
@@ -146,15 +173,19 @@ def _hammer(session: Any, url: str, threads: int, requests: int) -> list[int]:
         return list(pool.map(lambda _: session.get(url).status_code, range(requests)))
 
 
+def _gated_session(emulator: Any, api_connection: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, str]:
+    """The hook's session with a ceiling of 4 against the emulator at 20 ms: session, its gate, a URL."""
+    monkeypatch.setenv("EXTRACT__WORKERS", "4")
+    emulator.set_latency(20)
+    session = AnalyticsApiHook(api_connection).get_conn()
+    return session, session.get_adapter(emulator.base_url).gate, f"{emulator.base_url}/v2/me"
+
+
 @pytest.mark.integration
 def test_against_the_emulator_a_session_opens_up_only_while_the_limit_is_plainly_unused(
     emulator: Any, api_connection: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EXTRACT__WORKERS", "4")
-    emulator.set_latency(20)
-    session = AnalyticsApiHook(api_connection).get_conn()
-    gate = session.get_adapter(emulator.base_url).gate
-    url = f"{emulator.base_url}/v2/me"
+    session, gate, url = _gated_session(emulator, api_connection, monkeypatch)
 
     emulator.set_rate_limit(1000)  # 8 threads, budget to spare: the emulator's remaining count stays high
     assert set(_hammer(session, url, threads=8, requests=300)) == {200}
@@ -165,6 +196,24 @@ def test_against_the_emulator_a_session_opens_up_only_while_the_limit_is_plainly
     assert set(statuses) == {200}, "every request got through within the retry budget"
     assert emulator.stats()["by_status"].get("429", 0) > 0, "the limit was not reached: nothing was tested"
     assert gate.limit == 2, "an exhausted budget brings it back to the floor"
+    assert gate.in_flight == 0
+
+
+@pytest.mark.integration
+def test_against_an_emulator_without_counts_it_opens_up_until_a_429(
+    emulator: Any, api_connection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, gate, url = _gated_session(emulator, api_connection, monkeypatch)
+    emulator.set_rate_limit(0, counts=False)  # nothing limits it, and nothing says so
+    assert set(_hammer(session, url, threads=8, requests=300)) == {200}
+    assert gate.limit == gate.peak == 4, f"with nothing refused it ran {gate.peak} at once, not the ceiling 4"
+
+    emulator.set_rate_limit(20, counts=False)  # 20 a second for 8 threads: 429s, and no counts before them
+    statuses = _hammer(session, url, threads=8, requests=60)
+    assert set(statuses) == {200}, "every request got through within the retry budget"
+    refused = emulator.stats()["by_status"].get("429", 0)
+    assert refused > 0, "the limit was not reached: nothing was tested"
+    assert refused < len(statuses), f"{refused} refusals for {len(statuses)} requests: a 429 storm"
     assert gate.in_flight == 0
 
 

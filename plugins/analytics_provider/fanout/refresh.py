@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
 from analytics_provider.warehouse.sql import query_rows, table_columns
-from analytics_provider.wording import duration
+from analytics_provider.window import duration
 
 if TYPE_CHECKING:
     from analytics_provider.window import LoadWindow

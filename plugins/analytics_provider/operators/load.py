@@ -15,9 +15,9 @@ from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.arguments import mask_key, slugs, truthy
 from analytics_provider.operators.failures import translate_failure
 from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
+from analytics_provider.operators.wording import batch_label, requests_text
 from analytics_provider.spec.loader import load_spec
 from analytics_provider.spec.model import ResourceSpec, Spec
-from analytics_provider.wording import batch_label, requests_text
 
 if TYPE_CHECKING:
     from analytics_provider.fanout.task_keys import TaskKeys
@@ -132,8 +132,8 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         """The task's steps: window, destination, keys, then the load (`_load`)."""
         from analytics_provider.dlt_runtime import route_dlt_logging
         from analytics_provider.fanout.task_keys import resolve_task_keys
-        from analytics_provider.retention import past_retention
         from analytics_provider.warehouse.destinations import resolve_destination
+        from analytics_provider.window import past_retention
 
         route_dlt_logging(self.log)
         self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
@@ -184,7 +184,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         from analytics_provider.dlt_source.builder import build_source, source_name
         from analytics_provider.fanout.refresh import after_parent_load
         from analytics_provider.fanout.task_keys import read_recorded
-        from analytics_provider.pipeline_run import forget_cursors, run_pipeline
+        from analytics_provider.warehouse.pipeline_run import forget_cursors, run_pipeline
 
         window = source_args["window"]
         started = time.monotonic()
@@ -195,7 +195,7 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
                 dataset_name=self.dataset_name,
                 pipelines_dir=workdir,
             )
-            with target.lock_for(self.dataset_name):
+            with target.holding(self.dataset_name, pipeline):
                 pipeline.sync_destination()
                 if task_keys.loads is not None:
                     with pipeline.sql_client() as sql:  # under the lock, like every read of the destination

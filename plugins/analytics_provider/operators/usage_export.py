@@ -148,7 +148,7 @@ class AnalyticsUsageExportOperator(BaseOperator):
                 dataset_name=self.dataset_name,
                 pipelines_dir=workdir,
             )
-            with target.lock_for(self.dataset_name):
+            with target.holding(self.dataset_name, pipeline):
                 info = pipeline.run(resource, loader_file_format=target.file_format)
         return list(info.loads_ids)
 

@@ -9,8 +9,14 @@ more per task drew 429 storms in which requests ran out of retries and tasks fai
 So the gate starts at `floor` and widens by one only when the API's own count says the budget
 has been going unused for `calm` seconds: `RateLimit-Remaining` (or `X-RateLimit-Remaining`)
 at least `spare` of `RateLimit-Limit` on every answer over that span. It narrows by one (at most
-once per `calm`) when the remaining count reaches 0, and drops to `floor` on a 429. An API that
-sends no counts gets `floor` requests in flight, always.
+once per `calm`) when the remaining count reaches 0, and drops to `floor` on a 429.
+
+An API that sends no counts (the real one "may" send them) says only when the budget is spent: a
+429. There the gate widens by one per `calm` seconds in which every answer came and none was a
+429 or a 5xx, and drops to `floor` on a 429 (additive increase, multiplicative decrease). With
+`floor` in flight, such an API left most of a task's time waiting on latency when nothing limited
+it (bench/first_load_airflow.py). Once an answer has carried counts, answers without them move
+nothing: the counts are the better witness.
 
 A request refused with a 429 keeps its place in the gate while it waits out its `Retry-After`:
 otherwise another thread would take the place at once, and a task would keep more requests going
@@ -61,6 +67,9 @@ class ConcurrencyGate:
         self.peak = 0
         """The most requests that were in flight at once."""
         self._unused_since: float | None = None
+        """Since when the answers have been calm (budget plainly unused, or no 429 without counts)."""
+        self._counted = False
+        """Whether an answer carried the API's counts: from then on only counts widen the gate."""
         self._narrowed_at = float("-inf")
         self._waiting_out: list[float] = []
         """When each refused request's `Retry-After` ends: until then it holds its place."""
@@ -92,15 +101,24 @@ class ConcurrencyGate:
             return
         remaining, limit = _count(headers, REMAINING), _count(headers, LIMIT)
         if remaining is None or not limit:
-            self._unused_since = None
+            if self._counted or status is None or status >= 500:
+                self._unused_since = None
+            else:
+                self._widen_when_calm(now)
             return
+        self._counted = True
         if remaining <= 0:
             self._unused_since = None
             if self.limit > self.floor and now - self._narrowed_at >= self.calm:
                 self.limit, self._narrowed_at = self.limit - 1, now
         elif remaining < self.spare * limit:
             self._unused_since = None
-        elif self._unused_since is None:
+        else:
+            self._widen_when_calm(now)
+
+    def _widen_when_calm(self, now: float) -> None:
+        """One more answer of a calm span: one step up once the span has lasted `calm` seconds."""
+        if self._unused_since is None:
             self._unused_since = now
         elif now - self._unused_since >= self.calm and self.limit < self.ceiling:
             self.limit, self._unused_since = self.limit + 1, now

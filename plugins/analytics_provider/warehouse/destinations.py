@@ -37,10 +37,32 @@ class DestinationTarget:
     display: str = ""
     load_workers: int | None = None
     """dlt's parallel load jobs (None: dlt's default, 20)."""
+    connect: Callable[[], Any] | None = None
+    """DuckDB: opens the file, for `holding` (None: dlt connects as it likes)."""
 
     def lock_for(self, dataset: str) -> contextlib.AbstractContextManager[None]:
         """The lock of one dataset of this destination (every task writing or reading it takes it)."""
         return self.lock(f"{self.display}/{dataset}")
+
+    @contextlib.contextmanager
+    def holding(self, dataset: str, pipeline: Any) -> Iterator[None]:
+        """The dataset's lock and, for a DuckDB file, one connection to it that every step `pipeline`
+        takes while the lock is held shares. dlt opens and closes the file for each step (about ten
+        times in a task, each reading the catalog and checkpointing on close: CPU that a first load's
+        tasks compete for); the file is closed again before the lock is let go, for the next process."""
+        with self.lock_for(dataset):
+            if self.connect is None:
+                yield
+                return
+            params = pipeline.destination.config_params
+            own = params.get("credentials")
+            conn = self.connect()
+            params["credentials"] = conn  # dlt takes a connection as credentials and leaves it open
+            try:
+                yield
+            finally:
+                params["credentials"] = own
+                conn.close()
 
 
 @contextlib.contextmanager
@@ -62,7 +84,7 @@ def open_sql(conn_id: str | None, dataset: str) -> Iterator[Any]:
             dataset_name=dataset,
             pipelines_dir=workdir,
         )
-        with target.lock_for(dataset), pipeline.sql_client() as sql:
+        with target.holding(dataset, pipeline), pipeline.sql_client() as sql:
             yield sql
 
 
@@ -147,9 +169,16 @@ def _duckdb(path: Path, memory_limit: str | None = None) -> DestinationTarget:
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(DuckDbCredentials(str(path), global_config={"memory_limit": limit}))
 
+    def connect() -> Any:
+        import duckdb
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path), config={"memory_limit": limit})
+
     return DestinationTarget(
         kind="duckdb",
         factory=factory,
+        connect=connect,
         lock=lambda _key: file_lock(path.with_name(path.name + ".lock")),
         file_format="jsonl",
         display=f"duckdb file {path}",

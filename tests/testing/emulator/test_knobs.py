@@ -61,6 +61,17 @@ def test_rate_limit_answers_429_with_honest_retry_after(http: requests.Session) 
         assert sum(ok for ok, _ in timeline) == 13 - len(limited) and len(timeline) == 1 + wait
 
 
+def test_a_rate_limit_without_counts_says_only_retry_after(http: requests.Session) -> None:
+    with make_emulator(rate_limit=4) as emu:
+        r = requests.post(emu.base_url + "/_emulator/settings", json={"rate_limit_counts": False}, timeout=10)
+        assert r.json()["rate_limit"] == 4 and r.json()["rate_limit_counts"] is False
+        answers = [Client(emu, http).get("/v2/me") for _ in range(12)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited and answers[0].status_code == 200
+        assert all(int(a.headers["Retry-After"]) >= 1 for a in limited)
+        assert not [name for a in answers for name in a.headers if "ratelimit" in name.lower()]
+
+
 def test_status_fault_by_count(fresh: Client) -> None:
     fresh.emu.set_faults({"rules": [{"kind": "status", "status": [500, 502], "count": 2, "path": "^/v2/me$"}]})
     codes = [fresh.get("/v2/me").status_code for _ in range(3)]

@@ -3,7 +3,7 @@
 =======  =============================  ==========================================================
 GET      /_emulator/health              ``{"status": "ok", "now": ..., ...}``
 GET      /_emulator/config              data knobs (seed, days, scale, start, now) and live knobs
-POST     /_emulator/settings            ``{"latency_ms": 20, "rate_limit": 50}`` (either key)
+POST     /_emulator/settings            ``{"latency_ms": 20, "rate_limit": 50, "rate_limit_counts": false}`` (any key)
 GET      /_emulator/stats               ``{"total", "routes": {"GET /v2/x": 12}, "by_status", "faults", "timeline"}``
 POST     /_emulator/stats/reset         zero the stats
 GET      /_emulator/truth/<resource>    ``{"resource", "now", "count", "rows"}``; ``?since=&until=``
@@ -104,14 +104,15 @@ def _json_body(req: Request) -> dict[str, Any]:
 
 
 def _settings(app: EmulatorApp, body: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(body) - {"latency_ms", "rate_limit"}
+    unknown = set(body) - {"latency_ms", "rate_limit", "rate_limit_counts"}
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     if "latency_ms" in body:
         app.latency_ms = max(0.0, float(body["latency_ms"]))
-    if "rate_limit" in body:
-        app.limiter.configure(float(body["rate_limit"]))
-    return {"latency_ms": app.latency_ms, "rate_limit": app.limiter.rate}
+    if "rate_limit" in body or "rate_limit_counts" in body:
+        counts = bool(body.get("rate_limit_counts", app.limiter.counts))
+        app.limiter.configure(float(body.get("rate_limit", app.limiter.rate)), counts)
+    return {"latency_ms": app.latency_ms, "rate_limit": app.limiter.rate, "rate_limit_counts": app.limiter.counts}
 
 
 def _config(app: EmulatorApp) -> dict[str, Any]:

@@ -13,14 +13,17 @@ class RateLimiter:
     """Token bucket of ``rate`` requests a second, holding at most one second of tokens.
 
     :param rate: requests per second; 0 or less switches limiting off.
+    :param counts: answers carry the bucket's counts (``RateLimit-*`` and ``X-RateLimit-*``); the
+        real API "may" send them, so without them a 429's ``Retry-After`` is all a client learns.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, counts: bool = True) -> None:
         self._lock = threading.Lock()
-        self.configure(rate)
+        self.configure(rate, counts)
 
-    def configure(self, rate: float) -> None:
+    def configure(self, rate: float, counts: bool = True) -> None:
         with self._lock:
+            self.counts = counts
             self.rate = max(0.0, float(rate))
             self.capacity = max(1.0, self.rate)
             self._tokens = self.capacity
@@ -38,7 +41,7 @@ class RateLimiter:
             allowed = self._tokens >= 1.0
             if allowed:
                 self._tokens -= 1.0
-            headers = self._headers()
+            headers = self._headers() if self.counts else {}
             if not allowed:
                 headers["Retry-After"] = str(max(1, math.ceil((1.0 - self._tokens) / self.rate)))
             return allowed, headers

@@ -264,5 +264,6 @@ class Emulator:
     def set_latency(self, latency_ms: float) -> None:
         self.app.latency_ms = float(latency_ms)
 
-    def set_rate_limit(self, rate: float) -> None:
-        self.app.limiter.configure(rate)
+    def set_rate_limit(self, rate: float, counts: bool = True) -> None:
+        """`rate` requests a second (0: no limit); `counts`: answers say how much of it is left."""
+        self.app.limiter.configure(rate, counts)

@@ -1,23 +1,12 @@
-"""Short, readable wording of durations, request counts and mapped-task labels for logs and the UI."""
+"""Short, readable wording of request counts and mapped-task labels for the task log and the UI."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 LABEL_MAX = 40
 """Characters of a mapped task's label: longer ones wrap the UI's breadcrumb."""
-
-
-def duration(value: timedelta) -> str:
-    """`1 day`, `7 days`, `36 h`, `90 min`, `45 s`: the largest unit that divides `value`."""
-    seconds = int(value.total_seconds())
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
-    return f"{value.total_seconds():g} s"
 
 
 def requests_text(by_status: Mapping[int, int], fetched: int = 0) -> str:

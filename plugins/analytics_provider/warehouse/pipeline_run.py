@@ -47,7 +47,7 @@ def run_pipeline(
         for table, count in (pipeline.last_trace.last_normalize_info.row_counts or {}).items()
         if not table.startswith("_")
     }
-    with target.lock_for(dataset):
+    with target.holding(dataset, pipeline):
         load_info = pipeline.load(workers=target.load_workers) if target.load_workers else pipeline.load()
         result = None
         if after_load is not None:
