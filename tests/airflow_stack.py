@@ -30,6 +30,8 @@ if not AIRFLOW_BIN.exists():  # pragma: no cover - pytest run by an interpreter 
     AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+LOCAL_EXECUTOR = "analytics_provider.executors.local.AnalyticsLocalExecutor"
+"""The README's embedded default: the LocalExecutor, its task processes forked with dlt imported."""
 
 LOG_NOISE = re.compile(r"\[http\.access\]|Refreshing bundle|Searching for files in|files for bundle")
 """Log lines left out of tails: the api-server's access log (the test's own polling) and the
@@ -281,7 +283,7 @@ def local_stack(
             emulator_url=emulator.base_url,
             api_key=emulator_config.api_key,
             settings={
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": LOCAL_EXECUTOR,
                 "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
                 **settings,
             },

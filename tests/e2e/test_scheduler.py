@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from analytics_provider.operators.wording import LABEL_MAX, batch_label
+from analytics_provider.spec.loader import load_spec
 from tests.airflow_stack import AirflowStack, iso, local_stack, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,9 +42,17 @@ API_KEY = "e2e-key-7c41d2b9"
 EMULATOR_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
 D = EMULATOR_NOW.replace(hour=0, minute=0)
-"""The emulator's current day; its history covers the 10 days before `EMULATOR_NOW`."""
-BATCH_SIZE = 200
-"""`resource_defaults.batch_size` of the shipped spec: parent keys per mapped task."""
+"""The emulator's current day; its history covers the `HISTORY_DAYS` before `EMULATOR_NOW`."""
+
+
+def batch_size(plan_task: str) -> int:
+    """The shipped spec's `batch_size` of the child a plan task cuts keys for: keys per mapped task."""
+    return load_spec().resource(plan_task.removeprefix("plan_")).batch_size
+
+
+PIPELINE_BATCH = batch_size("plan_pipeline_workflows")
+HISTORY_DAYS = 14
+"""Days of the emulator's history: enough before the backfill's days for more than one batch."""
 E2E_SCALE = 1.5
 """~47 pipelines a day (seed 11): a few days hold more than one batch of them."""
 GROUP = "pipeline_workflows_batches"
@@ -167,7 +176,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerStack
 
     with local_stack(
         tmp_path_factory.mktemp("airflow_e2e"),
-        EmulatorConfig(port=0, seed=11, days=10, scale=E2E_SCALE, now=iso(EMULATOR_NOW), api_key=API_KEY),
+        EmulatorConfig(port=0, seed=11, days=HISTORY_DAYS, scale=E2E_SCALE, now=iso(EMULATOR_NOW), api_key=API_KEY),
         {
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
@@ -230,7 +239,7 @@ def batch_of(stack: SchedulerStack, run_id: str, ref: dict[str, Any]) -> list[di
 
 def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]:
     """Each task of a fan-out ran once per batch its plan task returned (map indexes 0..n-1), every
-    batch at most BATCH_SIZE keys, and `pipelines` once (not mapped); returns the number of
+    batch at most its child's `batch_size` keys, and `pipelines` once (not mapped); returns the number of
     batches per plan task. A plan task returns one small reference per batch; the batch itself
     is an XCom of its own."""
     tis = stack.task_instances(run_id)
@@ -259,7 +268,7 @@ def assert_mapped_per_plan(stack: SchedulerStack, run_id: str) -> dict[str, int]
         top = {t["map_index"]: t.get("rendered_map_index") for t in tis if t["task_id"] == mapped[0]}
         for index, ref in enumerate(plan):
             batch = batch_of(stack, run_id, ref)
-            assert 0 < len(batch) == ref["keys"] <= BATCH_SIZE, (plan_task, index, len(batch), ref)
+            assert 0 < len(batch) == ref["keys"] <= batch_size(plan_task), (plan_task, index, len(batch), ref)
             assert batch[0] == ref["first"]
             # the label names the batch's size and the start of its first key, short enough not to
             # wrap the UI's breadcrumb
@@ -368,20 +377,18 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
     # a window with more pipelines than one batch, so the fan-out group maps over several batches:
     # the days just before the backfill's, which no other test loads (jobs already loaded and final
     # are not fetched again, so a window over loaded days would not request the target job)
-    for days in range(1, 7):
+    for days in range(1, HISTORY_DAYS - 3):
         start, end = D - (3 + days) * DAY, D - 3 * DAY
         pipelines = truth_ids(airflow, "pipelines", start, end)
-        if len(pipelines) > BATCH_SIZE:
+        if len(pipelines) > PIPELINE_BATCH:
             break
     else:
-        pytest.fail(f"the 6 days before the backfill hold {len(pipelines)} pipelines, want > {BATCH_SIZE}")
+        pytest.fail(f"the days before the backfill hold {len(pipelines)} pipelines, want > {PIPELINE_BATCH}")
     details = airflow.emulator.truth("jobs", since=iso(start), until=iso(end))
     target = details[0]  # any job of the window; which batch holds it is read from the plan below
     slug, number = target["project_slug"], target["number"]
     # 500 (a retried status) on as many requests for this one job as the client attempts (1 + 3
     # retries in the shipped spec): the task's first try fails, its second try gets through
-    from analytics_provider.spec.loader import load_spec
-
     attempts = load_spec().client.error_handler.max_attempts
     assert attempts > 1 and 500 in load_spec().client.error_handler.retry_on_status_codes
     rule = {"kind": "status", "status": 500, "count": attempts, "path": f"^/v2/project/{re.escape(slug)}/job/{number}$"}
@@ -399,7 +406,7 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
     assert stats["faults"] == {"status": attempts}, stats["faults"]
 
     plan = airflow.xcom(run_id, "plan_pipeline_workflows")
-    assert len(plan) == math.ceil(len(pipelines) / BATCH_SIZE)
+    assert len(plan) == math.ceil(len(pipelines) / PIPELINE_BATCH)
     hit = [
         i for i, ref in enumerate(plan) if {"pipeline_id": target["pipeline"]["id"]} in batch_of(airflow, run_id, ref)
     ]
