@@ -51,9 +51,9 @@ _STEPS = ("sync_destination", "extract", "normalize", "load")
 
 
 # -- the operator, the DAG's way ------------------------------------------------------------------
-def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int] | None]) -> dict[str, Any]:
+def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int, int] | None]) -> dict[str, Any]:
     """One task instance (runs in a forked process). `source` is `parent_keys` or `parent_output`.
-    `plan` (`--plan-in-parent`): the fan-out child and batch size whose batches this task cuts
+    `plan` (`--plan-in-parent`): the fan-out child, batch size and slots whose batches this task cuts
     after its load, in its own process, instead of a plan task."""
     resource, source, context_args, plan = args
     began = time.monotonic()  # CLOCK_MONOTONIC: comparable across the forked processes
@@ -87,7 +87,9 @@ def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int] | Non
         if plan is not None and summary is not None:
             from analytics_provider.fanout.batching import plan_batches
 
-            result["batches"] = plan_batches([summary], child=plan[0], batch_size=plan[1], spec_path=spec_path)
+            result["batches"] = plan_batches(
+                [summary], child=plan[0], batch_size=plan[1], min_batches=plan[2], spec_path=spec_path
+            )
         seconds = time.monotonic() - started
         steps = {p: phases[p] for p in _loads.PHASES}
         steps["import"] = imported
@@ -99,15 +101,15 @@ def _task(args: tuple[str, dict[str, Any], dict[str, Any], tuple[str, int] | Non
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}", "seconds": time.monotonic() - started}
 
 
-def _plan(args: tuple[list[dict[str, Any]], str, int, str | None]) -> dict[str, Any]:
+def _plan(args: tuple[list[dict[str, Any]], str, int, int, str | None]) -> dict[str, Any]:
     """One `plan_<child>` task instance (a forked process too): reads the child's keys from the
-    rows the parent loaded, in the DuckDB file, and cuts them into batches."""
-    outputs, child, size, spec_path = args
+    rows the parent loaded, in the DuckDB file, and cuts them into batches (at least one a slot)."""
+    outputs, child, size, slots, spec_path = args
     began = time.monotonic()
     os.dup2(2, 1)
     from analytics_provider.fanout.batching import plan_batches
 
-    batches = plan_batches(outputs, child=child, batch_size=size, spec_path=spec_path)
+    batches = plan_batches(outputs, child=child, batch_size=size, min_batches=slots, spec_path=spec_path)
     return {"batches": batches, "seconds": time.monotonic() - began, "span": (began, time.monotonic())}
 
 
@@ -153,7 +155,7 @@ class ChainRun:
         self.pool, self.spec_path, self.context_args, self.slots = pool, spec_path, context_args, slots
         self.weight = {t.resource: len(self.plan.subtree(t.resource)) for t in self.plan.tasks}
         fanned = [t for t in self.plan.tasks if t.resource in self.fan_outs] if plan_in_parent else []
-        self.plans_in_task = {t.parent: (t.resource, t.batch_size or 0) for t in fanned}
+        self.plans_in_task = {t.parent: (t.resource, t.batch_size or 0, slots) for t in fanned}
         self.done: queue.SimpleQueue[tuple[tuple[str, int], dict[str, Any]]] = queue.SimpleQueue()
         self.queued: list[tuple[int, int, str, dict[str, Any]]] = []
         self.running = 0
@@ -215,7 +217,7 @@ class ChainRun:
                 cut = batches if self.plans_in_task.get(resource, ("",))[0] == child.resource else None
                 if cut is None:
                     size = child.batch_size or 0
-                    planned = self.pool.apply(_plan, (([summary], child.resource, size, self.spec_path),))
+                    planned = self.pool.apply(_plan, (([summary], child.resource, size, self.slots, self.spec_path),))
                     self.plan_seconds += planned["seconds"]
                     self.results[(f"plan_{child.resource}", -1)] = planned
                     cut = planned["batches"]

@@ -230,12 +230,13 @@ def test_an_incremental_child_of_a_task_group_waits_for_every_instance_and_toler
 def test_plan_tasks_cut_the_spec_batch_size(dagbag: DagBag, duckdb_path: Path) -> None:
     dag = dagbag.dags["analytics_pipelines"]
     where = {"spec_path": None, "destination_conn_id": None, "dataset_name": "analytics"}
-    assert dag.get_task("plan_context").op_kwargs == {"child": "context", "batch_size": 200, **where}
+    assert dag.get_task("plan_context").op_kwargs == {"child": "context", "batch_size": 200, "min_batches": 4, **where}
 
     orgs = [{"id": f"o{i:03d}", "slug": f"gh/o{i:03d}"} for i in range(450)]
     summary = {"load_ids": [record(duckdb_path, "self_collaborations", orgs)]}
     plan = dag.get_task("plan_context")
-    assert [len(b) for b in plan_batches(summary, **plan.op_kwargs)] == [150, 150, 150]
+    # 3 batches of 200 at most, spread over the 4 pool slots while each keeps 100 keys
+    assert [len(b) for b in plan_batches(summary, **plan.op_kwargs)] == [113, 113, 112, 112]
 
 
 @pytest.mark.parametrize("dag_id", TIMED_DAG_IDS)
@@ -376,7 +377,7 @@ def test_custom_spec_from_env_changes_dags_schedules_and_tables(custom_dagbag: D
     tasks = sorted(t.task_id for t in orgs.tasks)
     assert tasks == ["builds", "orgs", "plan_repos", "refresh_views", "repos"], "`builds`: incremental"
     where = {"spec_path": str(CUSTOM_SPEC), "destination_conn_id": None, "dataset_name": "warehouse"}
-    assert orgs.get_task("plan_repos").op_kwargs == {"child": "repos", "batch_size": 25, **where}
+    assert orgs.get_task("plan_repos").op_kwargs == {"child": "repos", "batch_size": 25, "min_batches": 4, **where}
     assert orgs.get_task("repos").partial_kwargs["outlets"] == [
         Asset(name="warehouse.repositories", uri="analytics://warehouse/repositories")
     ]

@@ -45,6 +45,8 @@ class FactoryConfig:
     destination_conn_id: str | None = None
     dataset_name: str = "analytics"
     pool: str | None = DEFAULT_POOL
+    pool_slots: int = 4
+    """Slots of `pool`: a fan-out with the keys for it is cut into at least this many groups."""
     strict_schema: bool = False
     retries: int = 2
     retry_delay: timedelta = timedelta(minutes=1)
@@ -62,6 +64,7 @@ class FactoryConfig:
             destination_conn_id=env.get("ANALYTICS_DESTINATION_CONN_ID") or None,
             dataset_name=env.get("ANALYTICS_DATASET", "analytics"),
             pool=env.get("ANALYTICS_POOL", DEFAULT_POOL) or None,
+            pool_slots=int(env.get("ANALYTICS_POOL_SLOTS") or 4),
             strict_schema=env.get("ANALYTICS_STRICT_SCHEMA", "").lower() in ("1", "true", "yes"),
             retries=int(env.get("ANALYTICS_TASK_RETRIES", "2")),
             retry_delay=timedelta(seconds=float(env.get("ANALYTICS_RETRY_DELAY_SECONDS", "60"))),
@@ -137,6 +140,7 @@ def build_dag(plan: DagPlan, config: FactoryConfig) -> DAG:
                     loads[t.parent].output,
                     child=t.resource,
                     batch_size=t.batch_size or 0,
+                    min_batches=config.pool_slots,
                     spec_path=config.spec_path,
                     destination_conn_id=config.destination_conn_id,
                     dataset_name=config.dataset_name,

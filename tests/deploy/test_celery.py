@@ -60,6 +60,8 @@ def _spec_with_small_batches(directory: Path) -> Path:
     shipped = Path(analytics_provider.__file__).parent / "spec" / "analytics_api.yaml"
     spec = yaml.safe_load(shipped.read_text())
     spec["resource_defaults"]["batch_size"] = BATCH_SIZE
+    for resource in spec["resources"]:  # a resource's own batch size (pipeline_workflows) would win
+        resource.pop("batch_size", None)
     path = directory / "analytics_api_small_batches.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -17,7 +17,6 @@ Backfill and manual runs are scheduled as usual.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 import uuid
@@ -29,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from analytics_provider.dag_factory import FactoryConfig
+from analytics_provider.fanout.batching import batch_bounds
 from analytics_provider.operators.wording import LABEL_MAX, batch_label
 from analytics_provider.spec.loader import load_spec
 from tests.airflow_stack import AirflowStack, iso, local_stack, tail
@@ -51,6 +52,8 @@ def batch_size(plan_task: str) -> int:
 
 
 PIPELINE_BATCH = batch_size("plan_pipeline_workflows")
+POOL_SLOTS = FactoryConfig.from_env().pool_slots
+"""The fan-out is spread over at least this many batches when it has the keys (`batch_bounds`)."""
 HISTORY_DAYS = 14
 """Days of the emulator's history: enough before the backfill's days for more than one batch."""
 E2E_SCALE = 1.5
@@ -380,10 +383,10 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
     for days in range(1, HISTORY_DAYS - 3):
         start, end = D - (3 + days) * DAY, D - 3 * DAY
         pipelines = truth_ids(airflow, "pipelines", start, end)
-        if len(pipelines) > PIPELINE_BATCH:
+        if len(batch_bounds(len(pipelines), PIPELINE_BATCH, min_batches=POOL_SLOTS)) > 1:
             break
     else:
-        pytest.fail(f"the days before the backfill hold {len(pipelines)} pipelines, want > {PIPELINE_BATCH}")
+        pytest.fail(f"the days before the backfill hold {len(pipelines)} pipelines: not enough for two batches")
     details = airflow.emulator.truth("jobs", since=iso(start), until=iso(end))
     target = details[0]  # any job of the window; which batch holds it is read from the plan below
     slug, number = target["project_slug"], target["number"]
@@ -406,7 +409,7 @@ def test_one_failed_map_index_is_retried_alone(airflow: SchedulerStack) -> None:
     assert stats["faults"] == {"status": attempts}, stats["faults"]
 
     plan = airflow.xcom(run_id, "plan_pipeline_workflows")
-    assert len(plan) == math.ceil(len(pipelines) / PIPELINE_BATCH)
+    assert len(plan) == len(batch_bounds(len(pipelines), PIPELINE_BATCH, min_batches=POOL_SLOTS))
     hit = [
         i for i, ref in enumerate(plan) if {"pipeline_id": target["pipeline"]["id"]} in batch_of(airflow, run_id, ref)
     ]

@@ -10,6 +10,7 @@ import pytest
 
 from analytics_provider.fanout.batching import (
     MAX_MAP_LENGTH,
+    MIN_BATCH_KEYS,
     ParentLoads,
     batch_bounds,
     parent_loads,
@@ -52,6 +53,27 @@ def test_batches_are_as_few_as_the_size_allows_and_even(count: int, batch_size: 
     batches = cut_batches(keys, batch_size)
     assert [len(b) for b in batches] == sizes
     assert [k for batch in batches for k in batch] == keys, "every key once, in order"
+
+
+@pytest.mark.parametrize(
+    ("count", "batch_size", "sizes"),
+    [
+        (513, 300, [129, 128, 128, 128]),
+        (1010, 300, [253, 253, 252, 252]),
+        (1500, 300, [300] * 5),
+        (250, 300, [125, 125]),
+        (99, 300, [99]),
+        (450, 0, [450]),
+    ],
+    ids=["spread-over-the-slots", "as-many-as-slots", "more-than-slots", "100-keys-a-batch", "too-few", "no-size"],
+)
+def test_batches_fill_the_pool_while_each_keeps_enough_keys(count: int, batch_size: int, sizes: list[int]) -> None:
+    """4 slots: a fan-out the size would cut into fewer batches is spread over the slots, down to
+    MIN_BATCH_KEYS keys a batch; one with no size stays one batch."""
+    assert MIN_BATCH_KEYS == 100
+    bounds = batch_bounds(count, batch_size, min_batches=4)
+    assert [stop - start for start, stop in bounds] == sizes
+    assert bounds[0][0] == 0 and bounds[-1][1] == count
 
 
 @pytest.mark.parametrize("batch_size", [0, -1], ids=["zero", "negative"])

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
+MIN_BATCH_KEYS = 100
+"""The fewest keys a batch is cut down to so that each pool slot gets one (`min_batches`): below it,
+a task's fixed cost (1-2 s) outweighs the requests it takes over."""
 BATCH_REF = "batch_xcom"
 """The key of a batch reference (plan_batch_refs): where the plan task pushed the batch."""
 
@@ -60,6 +63,7 @@ def iter_batches(
     destination_conn_id: str | None = None,
     dataset_name: str = "analytics",
     max_batches: int = MAX_MAP_LENGTH,
+    min_batches: int = 1,
 ) -> Iterator[list[dict[str, Any]]]:
     """Read the keys `child` needs, recorded by the parent's loads (one summary, or one per mapped
     parent task), and cut them into batches of at most `batch_size` (0: one batch with every key),
@@ -77,7 +81,7 @@ def iter_batches(
 
     with open_sql(destination_conn_id, dataset_name) as sql:
         keys = read_keys(sql, spec, resource, loads)
-    for start, stop in batch_bounds(len(keys), batch_size, max_batches):
+    for start, stop in batch_bounds(len(keys), batch_size, max_batches, min_batches):
         yield keys[start:stop]
 
 
@@ -135,14 +139,22 @@ def pull_batch(ref: Mapping[str, Any], context: Any) -> list[dict[str, Any]]:
     return list(batch)
 
 
-def batch_bounds(count: int, batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH) -> list[tuple[int, int]]:
+def batch_bounds(
+    count: int, batch_size: int = 0, max_batches: int = MAX_MAP_LENGTH, min_batches: int = 1
+) -> list[tuple[int, int]]:
     """[start, stop) of as few batches of at most `batch_size` of `count` keys (0: one batch) as there
-    can be, no more than `max_batches` (their size grows instead), and of even sizes: 450 keys by
-    200 are 150 + 150 + 150, not 200 + 200 + 50, so mapped tasks started together also end together."""
+    can be, but at least `min_batches` (the pool's slots: each runs one) while every batch keeps
+    `MIN_BATCH_KEYS`, no more than `max_batches` (their size grows instead), and of even sizes: 450
+    keys by 200 are 150 + 150 + 150, not 200 + 200 + 50, so mapped tasks started together also end
+    together. 513 keys by 300 for 4 slots are 4 batches of about 128, not 2 of 257 that would leave
+    2 slots idle."""
     if count <= 0:
         return []
     size = batch_size if batch_size > 0 else count
-    batches = min(max(-(-count // size), 1), max_batches)
+    batches = max(-(-count // size), 1)
+    if batch_size > 0:
+        batches = max(batches, min(min_batches, count // MIN_BATCH_KEYS))
+    batches = min(batches, max_batches)
     step, extra = divmod(count, batches)
     bounds = [i * step + min(i, extra) for i in range(batches + 1)]
     return [(bounds[i], bounds[i + 1]) for i in range(batches)]
