@@ -121,7 +121,7 @@ def spec_variant(batch_size: int | None, max_retries: int | None, folder: Path) 
         return None
     import yaml
 
-    from analytics_provider.spec.loader import DEFAULT_SPEC
+    from analytics_provider.config.loader import DEFAULT_SPEC
 
     raw = yaml.safe_load(Path(DEFAULT_SPEC).read_text(encoding="utf-8"))
     if batch_size:
@@ -146,8 +146,8 @@ class ChainRun:
     def __init__(
         self, pool: Any, spec_path: str | None, context_args: dict[str, Any], slots: int, plan_in_parent: bool = False
     ) -> None:
+        from analytics_provider.config.loader import load_spec
         from analytics_provider.dag_plan import DagPlan, task_plan
-        from analytics_provider.spec.loader import load_spec
 
         spec = load_spec(spec_path)
         self.plan = DagPlan("bench", "", "", tuple(task_plan(spec.resource(name)) for name in CHAIN))
@@ -542,7 +542,7 @@ def report(
 ) -> None:
     out = _common.out
     op = results["operator"]
-    from analytics_provider.spec.loader import load_spec
+    from analytics_provider.config.loader import load_spec
 
     batch = args.batch_size or f"the spec's ({load_spec().resource('pipeline_workflows').batch_size})"
     out(

@@ -92,7 +92,7 @@ def fast_spec(tmp_path: Path) -> str:
     (the retry count and Retry-After handling stay as shipped)."""
     import yaml
 
-    from analytics_provider.spec.loader import DEFAULT_SPEC
+    from analytics_provider.config.loader import DEFAULT_SPEC
 
     raw = yaml.safe_load(DEFAULT_SPEC.read_text())
     raw["client"]["error_handler"]["backoff_factor"] = 0.05

@@ -23,12 +23,12 @@ from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
+from analytics_provider.config.loader import load_spec
+from analytics_provider.config.model import Spec
 from analytics_provider.dag_factory import DEFAULT_POOL, FactoryConfig, build_dags, timetable_for
 from analytics_provider.dag_plan import render_plans
 from analytics_provider.fanout.batching import plan_batch_refs, plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import load_spec
-from analytics_provider.spec.model import Spec
 from analytics_provider.window import resolve_window
 from tests.fanout.test_batching import record
 

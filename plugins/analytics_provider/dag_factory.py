@@ -27,10 +27,10 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task, task_group
 
+from analytics_provider.config.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.dag_plan import DagPlan, TaskPlan, render_plans
 from analytics_provider.fanout.batching import plan_batch_refs
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import SCHEDULE_PRESETS, load_spec
 from analytics_provider.views.task import add_refresh_task
 
 DEFAULT_POOL = "analytics_api"
@@ -83,7 +83,7 @@ def timetable_for(schedule: str) -> Any:
     from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
     if schedule.startswith("every "):  # e.g. "every 15m"
-        from analytics_provider.spec.loader import parse_duration
+        from analytics_provider.config.loader import parse_duration
 
         return DeltaDataIntervalTimetable(parse_duration(schedule.removeprefix("every ")))
     return CronDataIntervalTimetable(SCHEDULE_PRESETS.get(schedule, schedule), timezone="UTC")

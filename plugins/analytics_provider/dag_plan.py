@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from analytics_provider.spec.model import DagSpec, ResourceSpec, Spec
+from analytics_provider.config.model import DagSpec, ResourceSpec, Spec
 
 TaskShape = Literal["root", "fetches_parent", "reads_parent_output", "batched"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 if TYPE_CHECKING:
-    from analytics_provider.spec.model import ResourceSpec
+    from analytics_provider.config.model import ResourceSpec
 
 STATEFUL_RUN_TYPES = {"scheduled", "manual", "asset_triggered", "asset_materialization"}
 

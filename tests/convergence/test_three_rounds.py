@@ -116,7 +116,7 @@ def test_the_old_seven_day_horizon_leaves_granted_approvals_stale(
     workflow held in a pipeline older than a week keeps `on_hold` after its approval is granted."""
     import yaml
 
-    from analytics_provider.spec.loader import DEFAULT_SPEC
+    from analytics_provider.config.loader import DEFAULT_SPEC
     from tests.reliability.helpers import duckdb_query
 
     raw = yaml.safe_load(DEFAULT_SPEC.read_text())

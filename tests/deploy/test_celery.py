@@ -57,7 +57,7 @@ RUN_TIMEOUT = 270.0
 def _spec_with_small_batches(directory: Path) -> Path:
     import analytics_provider
 
-    shipped = Path(analytics_provider.__file__).parent / "spec" / "analytics_api.yaml"
+    shipped = Path(analytics_provider.__file__).parent / "config" / "analytics_api.yaml"
     spec = yaml.safe_load(shipped.read_text())
     spec["resource_defaults"]["batch_size"] = BATCH_SIZE
     for resource in spec["resources"]:  # a resource's own batch size (pipeline_workflows) would win

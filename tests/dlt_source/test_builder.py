@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from dlt.common.jsonpath import compile_path
 
+from analytics_provider.config.loader import load_spec
+from analytics_provider.config.model import PaginatorSpec
 from analytics_provider.dlt_source.builder import compile_source
 from analytics_provider.dlt_source.incremental import cursor_parser, incremental_config, stored_cursors
 from analytics_provider.dlt_source.paginators import GuardedCursorPaginator, create_paginator
 from analytics_provider.dlt_source.row_steps import KEYS_RESOURCE, carry_from_parent, project_fields
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.spec.loader import load_spec
-from analytics_provider.spec.model import PaginatorSpec
 from analytics_provider.window import LoadWindow
 
 SPEC = load_spec()

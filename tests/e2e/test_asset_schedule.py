@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics_provider.spec.loader import DEFAULT_SPEC
+from analytics_provider.config.loader import DEFAULT_SPEC
 from tests.airflow_stack import AirflowStack, iso, local_stack
 from tests.convergence.test_test_results import assert_flaky_tests_equal_truth
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics_provider.spec.loader import DEFAULT_SPEC
+from analytics_provider.config.loader import DEFAULT_SPEC
 from tests.airflow_stack import AirflowStack, iso, local_stack, temporary_database
 from tests.convergence.test_test_results import assert_job_tests_equal_truth
 from tests.convergence.test_three_rounds import assert_warehouse_equals_truth

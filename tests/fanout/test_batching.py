@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from analytics_provider.config.key_records import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
+from analytics_provider.config.loader import load_spec
 from analytics_provider.fanout.batching import (
     MAX_MAP_LENGTH,
     MIN_BATCH_KEYS,
@@ -19,8 +21,6 @@ from analytics_provider.fanout.batching import (
     pull_batch,
 )
 from analytics_provider.fanout.child_keys import KeyList, distinct_keys, read_child_keys
-from analytics_provider.spec.key_records import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
-from analytics_provider.spec.loader import load_spec
 from analytics_provider.warehouse.destinations import open_sql
 
 

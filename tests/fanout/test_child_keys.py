@@ -9,9 +9,9 @@ from typing import Any
 
 import duckdb
 
+from analytics_provider.config.key_records import keys_table, needed_fields, recorded_fields, recorded_page
+from analytics_provider.config.loader import load_spec
 from analytics_provider.fanout.child_keys import KEEP_KEYS, KeyList, distinct_keys, prune_keys
-from analytics_provider.spec.key_records import keys_table, needed_fields, recorded_fields, recorded_page
-from analytics_provider.spec.loader import load_spec
 from analytics_provider.warehouse.destinations import open_sql
 
 SPEC = load_spec()

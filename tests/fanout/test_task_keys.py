@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from analytics_provider.config.loader import load_spec
 from analytics_provider.fanout.batching import BATCH_REF
 from analytics_provider.fanout.task_keys import TaskKeys, read_recorded, resolve_task_keys
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
-from analytics_provider.spec.loader import load_spec
 from analytics_provider.window import LoadWindow
 
 SPEC = load_spec()

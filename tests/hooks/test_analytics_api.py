@@ -149,7 +149,7 @@ def test_v3_requests_carry_the_key_as_bearer_and_nowhere_else(
 
 
 def test_the_spec_client_block_gives_the_defaults_the_connection_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    from analytics_provider.spec.model import AuthSpec, ClientSpec
+    from analytics_provider.config.model import AuthSpec, ClientSpec
 
     client = ClientSpec(
         base_url="https://ci.example.internal/api", auth=AuthSpec(name="Circle-Token", location="query")

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 import yaml
 
+from analytics_provider.config.loader import DEFAULT_SPEC
 from analytics_provider.exceptions import AnalyticsApiError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook
-from analytics_provider.spec.loader import DEFAULT_SPEC
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import API_KEY, _start_emulator
 from tests.convergence.truth import assert_equals_truth

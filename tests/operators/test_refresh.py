@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from analytics_provider.config.loader import DEFAULT_SPEC, load_spec
 from analytics_provider.fanout.batching import plan_batches
-from analytics_provider.spec.loader import DEFAULT_SPEC, load_spec
 from analytics_provider.testing.chain import run_chain, task_context
 from tests.conftest import EMULATOR_NOW
 from tests.operators.test_load import _duckdb_query, _iso

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.spec.loader import load_spec
+from analytics_provider.config.loader import load_spec
 from tests.conftest import EMULATOR_NOW
 from tests.reliability.helpers import (
     DAY,

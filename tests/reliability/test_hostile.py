@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from analytics_provider.config.loader import load_spec
 from analytics_provider.fanout.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import load_spec
 from analytics_provider.testing.chain import task_context
 from tests.conftest import EMULATOR_NOW
 from tests.reliability.helpers import DAY, assert_exactly_once, duckdb_query, iso, jobs_of, workflows_of

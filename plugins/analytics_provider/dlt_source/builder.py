@@ -26,14 +26,14 @@ from dlt.extract import DltResource, DltSource
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
+from analytics_provider.config.key_records import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
+from analytics_provider.config.model import ResourceSpec, Spec
 from analytics_provider.dlt_source.incremental import cursor_parser, incremental_config, stored_cursors
 from analytics_provider.dlt_source.paginators import create_paginator
 from analytics_provider.dlt_source.progress import Progress
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
 from analytics_provider.dlt_source.row_steps import KEYS_RESOURCE, add_row_steps
 from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.spec.key_records import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
-from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.window import LoadWindow
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pendulum
 
-from analytics_provider.spec.model import ResourceSpec
+from analytics_provider.config.model import ResourceSpec
 from analytics_provider.window import LoadWindow
 
 

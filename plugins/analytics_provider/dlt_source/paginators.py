@@ -7,8 +7,8 @@ from typing import Any
 from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONResponseCursorPaginator, SinglePagePaginator
 from requests import Response
 
+from analytics_provider.config.model import PaginatorSpec
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.spec.model import PaginatorSpec
 
 
 class GuardedCursorPaginator(JSONResponseCursorPaginator):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from analytics_provider.config.model import ResourceSpec
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.spec.model import ResourceSpec
 from analytics_provider.window import LoadWindow
 
 if TYPE_CHECKING:

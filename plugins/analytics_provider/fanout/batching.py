@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from analytics_provider.config.model import ResourceSpec, Spec
     from analytics_provider.fanout.child_keys import KeyList
-    from analytics_provider.spec.model import ResourceSpec, Spec
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
 MIN_BATCH_KEYS = 100
@@ -69,7 +69,7 @@ def iter_batches(
     parent task), and cut them into batches of at most `batch_size` (0: one batch with every key),
     made one at a time from the compactly held keys. No batches make Airflow skip the mapped child
     instead of failing the run."""
-    from analytics_provider.spec.loader import load_spec
+    from analytics_provider.config.loader import load_spec
 
     spec = load_spec(spec_path)
     resource = spec.resource(child)

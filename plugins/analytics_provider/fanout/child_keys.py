@@ -22,9 +22,9 @@ from typing import Any, overload
 
 import orjson
 
-from analytics_provider.spec.key_records import KEYS_COLUMN, keys_table, needed_fields
-from analytics_provider.spec.keys import child_key_values
-from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.config.key_records import KEYS_COLUMN, keys_table, needed_fields
+from analytics_provider.config.keys import child_key_values
+from analytics_provider.config.model import ResourceSpec, Spec
 from analytics_provider.warehouse.sql import already_loaded, table_columns
 
 log = logging.getLogger(__name__)

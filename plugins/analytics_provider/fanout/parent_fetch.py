@@ -12,10 +12,10 @@ from typing import Any
 
 from requests import Session
 
+from analytics_provider.config.model import ResourceSpec, Spec
 from analytics_provider.dlt_source.builder import build_source
 from analytics_provider.fanout.child_keys import distinct_keys
 from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.spec.model import ResourceSpec, Spec
 from analytics_provider.window import LoadWindow
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from analytics_provider.spec.model import RefreshSpec, ResourceSpec, Spec
+from analytics_provider.config.model import RefreshSpec, ResourceSpec, Spec
 from analytics_provider.warehouse.sql import query_rows, table_columns
 from analytics_provider.window import duration
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analytics_provider.config.model import ResourceSpec, Spec
 from analytics_provider.fanout.batching import ParentLoads, is_batch_ref, parent_loads, pull_batch, read_keys
-from analytics_provider.spec.model import ResourceSpec, Spec
 
 
 @dataclass

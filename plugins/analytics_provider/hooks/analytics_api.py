@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from airflow.sdk import BaseHook
 
+from analytics_provider.config.model import ClientSpec, ErrorHandlerSpec
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.get_provider_info import CONN_TYPE
-from analytics_provider.spec.model import ClientSpec, ErrorHandlerSpec
 
 if TYPE_CHECKING:  # requests and dlt are imported when a task runs, not when a DAG file is parsed
     import requests
@@ -144,7 +144,7 @@ class AnalyticsApiHook(BaseHook):
         """The spec's `client` block (the shipped spec's unless given): the defaults the connection
         overrides (`base_url` for an empty host, `auth.name` and `auth.location` under the extras)."""
         if self._client is None:
-            from analytics_provider.spec.loader import load_spec
+            from analytics_provider.config.loader import load_spec
 
             self._client = load_spec().client
         return self._client

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from analytics_provider.config.loader import load_spec
+from analytics_provider.config.model import ResourceSpec, Spec
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.arguments import mask_key, slugs, truthy
 from analytics_provider.operators.failures import translate_failure
 from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
 from analytics_provider.operators.wording import batch_label, requests_text
-from analytics_provider.spec.loader import load_spec
-from analytics_provider.spec.model import ResourceSpec, Spec
 
 if TYPE_CHECKING:
     from analytics_provider.fanout.task_keys import TaskKeys

@@ -14,10 +14,10 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from analytics_provider.config.loader import load_spec
 from analytics_provider.dag_plan import DagPlan, task_plan
 from analytics_provider.fanout.batching import plan_batches
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.spec.loader import load_spec
 
 
 def task_context(

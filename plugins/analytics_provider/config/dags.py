@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from analytics_provider.spec.model import DagSpec, ResourceSpec
-from analytics_provider.spec.validation import Ctx, parse_duration, ticks
+from analytics_provider.config.model import DagSpec, ResourceSpec
+from analytics_provider.config.validation import Ctx, parse_duration, ticks
 
 _DAG_KEYS = {"dag_id", "description", "schedule", "resources"}
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.spec.keys import FILTERS, child_key_values, is_template, render, template_fields
-from analytics_provider.spec.loader import load_spec
+from analytics_provider.config.keys import FILTERS, child_key_values, is_template, render, template_fields
+from analytics_provider.config.loader import load_spec
 
 PROJECT_SLUG = "{vcs_type|vcs_slug}/{username}/{reponame}"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from analytics_provider.spec import keys as spec_keys
-from analytics_provider.spec.model import ResourceSpec, Spec
+from analytics_provider.config import keys as spec_keys
+from analytics_provider.config.model import ResourceSpec, Spec
 
 KEYS_PREFIX = "_analytics_keys_"
 KEYS_COLUMN = "keys"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from analytics_provider.config import keys
+from analytics_provider.config.loader import DEFAULT_SPEC, load_spec, parse_duration, parse_spec
+from analytics_provider.config.model import PaginatorSpec, Spec
 from analytics_provider.exceptions import SpecError
-from analytics_provider.spec import keys
-from analytics_provider.spec.loader import DEFAULT_SPEC, load_spec, parse_duration, parse_spec
-from analytics_provider.spec.model import PaginatorSpec, Spec
 
 # --- the shipped spec -------------------------------------------------------------------------
 

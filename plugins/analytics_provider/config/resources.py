@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from analytics_provider.spec import keys
-from analytics_provider.spec.model import (
+from analytics_provider.config import keys
+from analytics_provider.config.model import (
     ClientSpec,
     EndpointSpec,
     IncrementalSpec,
@@ -16,7 +16,7 @@ from analytics_provider.spec.model import (
     RefreshSpec,
     ResourceSpec,
 )
-from analytics_provider.spec.validation import Ctx, durations, ticks
+from analytics_provider.config.validation import Ctx, durations, ticks
 
 _PAGINATOR_TYPES = {"cursor": {"type", "cursor_param", "cursor_path"}, "single_page": {"type"}}
 RESOURCE_KEYS = {

@@ -13,17 +13,17 @@ from typing import Any
 
 import yaml
 
-from analytics_provider.exceptions import SpecError
-from analytics_provider.spec.dags import SCHEDULE_PRESETS, parse_dags
-from analytics_provider.spec.model import (
+from analytics_provider.config.dags import SCHEDULE_PRESETS, parse_dags
+from analytics_provider.config.model import (
     AuthSpec,
     ClientSpec,
     ErrorHandlerSpec,
     ResourceSpec,
     Spec,
 )
-from analytics_provider.spec.resources import RESOURCE_KEYS, check_graph, parse_paginator, parse_resource
-from analytics_provider.spec.validation import Ctx, parse_duration
+from analytics_provider.config.resources import RESOURCE_KEYS, check_graph, parse_paginator, parse_resource
+from analytics_provider.config.validation import Ctx, parse_duration
+from analytics_provider.exceptions import SpecError
 
 DEFAULT_SPEC = Path(__file__).with_name("analytics_api.yaml")
 
