@@ -55,10 +55,9 @@ RUN_TIMEOUT = 270.0
 
 
 def _spec_with_small_batches(directory: Path) -> Path:
-    import analytics_provider
+    from analytics_provider.config.loader import DEFAULT_SPEC
 
-    shipped = Path(analytics_provider.__file__).parent / "config" / "analytics_api.yaml"
-    spec = yaml.safe_load(shipped.read_text())
+    spec = yaml.safe_load(DEFAULT_SPEC.read_text())
     spec["resource_defaults"]["batch_size"] = BATCH_SIZE
     for resource in spec["resources"]:  # a resource's own batch size (pipeline_workflows) would win
         resource.pop("batch_size", None)
