@@ -9,7 +9,8 @@ from typing import Any
 import pendulum
 import pytest
 
-from analytics_provider.window import LoadWindow, resolve_window
+from analytics_provider.dlt_source.window import LoadWindow
+from analytics_provider.window import resolve_window
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)

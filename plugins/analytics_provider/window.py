@@ -1,5 +1,5 @@
-"""Which time window a run loads, decided from the Airflow context and the operator's params; whether
-it starts before the API's retention (insights keep 90 days); durations in words.
+"""Which time window a run loads, decided from the Airflow context and the operator's params, and
+whether it starts before the API's retention (insights keep 90 days).
 
 Pure: imports neither dlt nor Airflow, so it can be tested and reasoned about on its own.
 """
@@ -7,43 +7,15 @@ Pure: imports neither dlt nor Airflow, so it can be tested and reasoned about on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 
+from analytics_provider.dlt_source.window import LoadWindow
+
 if TYPE_CHECKING:
     from analytics_provider.config.model import ResourceSpec
-
-STATEFUL_RUN_TYPES = {"scheduled", "manual", "asset_triggered", "asset_materialization"}
-
-
-@dataclass(frozen=True)
-class LoadWindow:
-    """`end` set: load exactly [start, end) and leave the stored cursor alone (backfills, explicit
-    windows). `end` None: continue from the stored cursor, or from `start` on the first run."""
-
-    start: datetime | None
-    end: datetime | None
-    origin: str
-
-    @property
-    def stateless(self) -> bool:
-        return self.end is not None
-
-    def describe(self) -> str:
-        if self.end is None:
-            return f"from the stored cursor (first run: from {self.start:%Y-%m-%dT%H:%M:%SZ}) [{self.origin}]"
-        return f"[{self.start:%Y-%m-%dT%H:%M:%SZ}, {self.end:%Y-%m-%dT%H:%M:%SZ}) [{self.origin}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-            "origin": self.origin,
-            "stateless": self.stateless,
-        }
 
 
 def _as_utc(value: Any, name: str) -> datetime | None:
@@ -104,16 +76,6 @@ def reference_time(context: Any) -> datetime:
     if end is None:
         return datetime.now(timezone.utc)
     return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
-
-
-def duration(value: timedelta) -> str:
-    """`1 day`, `7 days`, `36 h`, `90 min`, `45 s`: the largest unit that divides `value`."""
-    seconds = int(value.total_seconds())
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
-    return f"{value.total_seconds():g} s"
 
 
 def past_retention(resource: ResourceSpec, window: LoadWindow, log: Any, now: datetime | None = None) -> str | None:

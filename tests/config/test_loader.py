@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics_provider.config import keys
 from analytics_provider.config.loader import DEFAULT_SPEC, load_spec, parse_duration, parse_spec
 from analytics_provider.config.model import PaginatorSpec, Spec
 from analytics_provider.exceptions import SpecError
+from analytics_provider.fanout.bind import render
 
 # --- the shipped spec -------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ def test_project_children_bind_the_v2_project_slug_of_a_v1_project_row(shipped: 
         resource = shipped.resource(name)
         assert resource.parent == "projects"
         assert set(resource.bind) == {"project_slug"}
-        assert keys.render(resource.bind["project_slug"], row) == "gh/acme/api", name
+        assert render(resource.bind["project_slug"], row) == "gh/acme/api", name
 
 
 def test_every_shipped_resource_is_in_exactly_one_dag_with_its_parent(shipped: Spec) -> None:

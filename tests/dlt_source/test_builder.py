@@ -16,8 +16,8 @@ from analytics_provider.dlt_source.builder import compile_source
 from analytics_provider.dlt_source.incremental import cursor_parser, incremental_config, stored_cursors
 from analytics_provider.dlt_source.paginators import GuardedCursorPaginator, create_paginator
 from analytics_provider.dlt_source.row_steps import KEYS_RESOURCE, carry_from_parent, project_fields
+from analytics_provider.dlt_source.window import LoadWindow
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.window import LoadWindow
 
 SPEC = load_spec()
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -30,7 +30,7 @@ def _hook(*_: Any) -> None:
 
 def _compile(name: str, window: LoadWindow | None = None, **kwargs: Any) -> Any:
     return compile_source(
-        SPEC,
+        SPEC.client,
         SPEC.resource(name),
         base_url="http://api.test",
         session=None,
@@ -80,7 +80,7 @@ def test_another_child_is_a_keys_resource_and_a_parallel_dependent() -> None:
 
 def test_v3_projects_compile_to_page_cursor_paging() -> None:
     compiled = compile_source(
-        SPEC,
+        SPEC.client,
         SPEC.resource("projects").for_api("v3"),
         base_url="http://api.test",
         session=None,

@@ -30,8 +30,7 @@ import pytest
 
 from analytics_provider.config.loader import load_spec
 from analytics_provider.dag_factory import FactoryConfig
-from analytics_provider.fanout.batching import batch_bounds
-from analytics_provider.operators.wording import LABEL_MAX, batch_label
+from analytics_provider.fanout.batching import LABEL_MAX, batch_bounds, batch_label
 from tests.airflow_stack import AirflowStack, iso, local_stack, tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

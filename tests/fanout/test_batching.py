@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from analytics_provider.config.key_records import KEYS_COLUMNS, KEYS_PREFIX, keys_table, recorded_page
+from analytics_provider.config.key_records import KEYS_COLUMNS, recorded_page
 from analytics_provider.config.loader import load_spec
+from analytics_provider.config.model import KEYS_PREFIX, keys_table
 from analytics_provider.fanout.batching import (
     MAX_MAP_LENGTH,
     MIN_BATCH_KEYS,
@@ -272,7 +273,7 @@ def test_keys_are_held_as_value_tuples_and_made_into_dicts_when_read(duckdb_path
     load_id = record(duckdb_path, "workflow_jobs", [_job(2), _job(1), _job(2)])
     spec = load_spec()
     with open_sql(None, "analytics") as sql:
-        keys = read_child_keys(sql, spec, spec.resource("jobs"), [load_id])
+        keys = read_child_keys(sql, spec.resource("workflow_jobs"), spec.resource("jobs"), [load_id])
     assert isinstance(keys, KeyList) and keys.values == [("gh/acme/api", 1), ("gh/acme/api", 2)]
     assert keys[1:] == [{"project_slug": "gh/acme/api", "job_number": 2}]
     assert list(keys) == [{"project_slug": "gh/acme/api", "job_number": n} for n in (1, 2)]

@@ -9,8 +9,9 @@ from typing import Any
 
 import duckdb
 
-from analytics_provider.config.key_records import keys_table, needed_fields, recorded_fields, recorded_page
+from analytics_provider.config.key_records import recorded_fields, recorded_page
 from analytics_provider.config.loader import load_spec
+from analytics_provider.config.model import keys_table
 from analytics_provider.fanout.child_keys import KEEP_KEYS, KeyList, distinct_keys, prune_keys
 from analytics_provider.warehouse.destinations import open_sql
 
@@ -19,7 +20,7 @@ SPEC = load_spec()
 
 def test_a_parent_records_every_field_its_children_bind_or_filter_on() -> None:
     assert keys_table("workflow") == "_analytics_keys_workflow"
-    assert needed_fields(SPEC.resource("workflow")) == ["id", "status"]  # bind, then only_if
+    assert SPEC.resource("workflow").reads == ["id", "status"]  # bind, then only_if
     # pipeline_workflows feeds `workflow` (id, status) and `workflow_jobs` (id): recorded once each
     assert recorded_fields(SPEC, SPEC.resource("pipeline_workflows")) == ["id", "status"]
     assert recorded_fields(SPEC, SPEC.resource("job_tests")) == []  # no children, nothing recorded
@@ -64,8 +65,8 @@ def test_recorded_keys_older_than_the_horizon_are_pruned(duckdb_path: Path) -> N
             [f"{old:.6f}", f"{recent:.6f}"],
         )
     with open_sql(None, "analytics") as sql:
-        prune_keys(sql, "workflow", now)
-        prune_keys(sql, "pipelines", now)  # no keys table yet: nothing to do
+        prune_keys(sql, keys_table("workflow"), now)
+        prune_keys(sql, keys_table("pipelines"), now)  # no keys table yet: nothing to do
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         left = con.execute("SELECT _dlt_load_id FROM analytics._analytics_keys_workflow").fetchall()
     assert left == [(f"{recent:.6f}",)]

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from analytics_provider.dlt_source.responses import requests_text
+from analytics_provider.dlt_source.window import duration
+from analytics_provider.fanout.batching import LABEL_MAX, batch_label
 from analytics_provider.operators.load import AnalyticsLoadOperator
-from analytics_provider.operators.wording import LABEL_MAX, batch_label, requests_text
 from analytics_provider.testing.chain import task_context
-from analytics_provider.window import duration
 from tests.conftest import EMULATOR_NOW
 
 DAY = timedelta(days=1)

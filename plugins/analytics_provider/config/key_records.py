@@ -6,34 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from analytics_provider.config import keys as spec_keys
 from analytics_provider.config.model import ResourceSpec, Spec
 
-KEYS_PREFIX = "_analytics_keys_"
 KEYS_COLUMN = "keys"
 KEYS_COLUMNS: dict[str, Any] = {KEYS_COLUMN: {"data_type": "json"}}
 """dlt column hints of a keys table: the list stays one JSON value (no nested table)."""
-
-
-def keys_table(parent_table: str) -> str:
-    return f"{KEYS_PREFIX}{parent_table}"
-
-
-def needed_fields(child: ResourceSpec) -> list[str]:
-    """Fields of a parent row that `child` binds or filters on (`only_if`)."""
-    fields: list[str] = []
-    names = [name for expr in child.bind.values() for name, _ in spec_keys.template_fields(expr)]
-    for name in [*names, *child.only_if]:
-        if name not in fields:
-            fields.append(name)
-    return fields
 
 
 def recorded_fields(spec: Spec, resource: ResourceSpec) -> list[str]:
     """What a load of `resource` records of each row: every field one of its children needs."""
     fields: list[str] = []
     for child in spec.children(resource.name):
-        fields += [f for f in needed_fields(child) if f not in fields]
+        fields += [f for f in child.reads if f not in fields]
     return fields
 
 

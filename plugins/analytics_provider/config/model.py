@@ -12,9 +12,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from analytics_provider.config.keys import template_fields
+
 WriteDisposition = Literal["merge", "append", "replace"]
 AuthLocation = Literal["header", "query"]
 NotFound = Literal["fail", "empty"]
+KEYS_PREFIX = "_analytics_keys_"
+"""A parent's keys table: what its loads record of each row for its children (child_keys.py)."""
+
+
+def keys_table(parent_table: str) -> str:
+    return f"{KEYS_PREFIX}{parent_table}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,17 @@ class ResourceSpec:
     @property
     def table(self) -> str:
         return self.table_name or self.name
+
+    @property
+    def keys_table(self) -> str:
+        """Where this resource's loads record what its children need of each row."""
+        return keys_table(self.table)
+
+    @property
+    def reads(self) -> list[str]:
+        """Fields of a parent row that this child binds or filters on (`only_if`), in that order."""
+        names = [name for expr in self.bind.values() for name, _ in template_fields(expr)]
+        return list(dict.fromkeys([*names, *self.only_if]))
 
     def for_api(self, version: str) -> ResourceSpec:
         """The variant a connection of `version` reads: the `api_v3` one on v3 when there is one."""

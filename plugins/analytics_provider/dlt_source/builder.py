@@ -26,17 +26,29 @@ from dlt.extract import DltResource, DltSource
 from dlt.sources.rest_api import rest_api_source
 from requests import Session
 
-from analytics_provider.config.key_records import KEYS_COLUMNS, keys_table, recorded_fields, recorded_page
-from analytics_provider.config.model import ResourceSpec, Spec
+from analytics_provider.config.key_records import KEYS_COLUMNS, recorded_page
+from analytics_provider.config.model import ClientSpec, ResourceSpec
 from analytics_provider.dlt_source.incremental import cursor_parser, incremental_config, stored_cursors
 from analytics_provider.dlt_source.paginators import create_paginator
 from analytics_provider.dlt_source.progress import Progress
 from analytics_provider.dlt_source.responses import RequestStats, make_response_hook
 from analytics_provider.dlt_source.row_steps import KEYS_RESOURCE, add_row_steps
+from analytics_provider.dlt_source.window import LoadWindow
 from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.window import LoadWindow
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class SourceArgs:
+    """What every source a task builds shares, beside its resource: the connection's settings and
+    session, the spec's client block, the dataset, the orgs to keep."""
+
+    settings: ApiSettings
+    session: Session
+    client: ClientSpec
+    dataset: str
+    org_slugs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -62,7 +74,7 @@ class CompiledSource:
 
 
 def compile_source(
-    spec: Spec,
+    client: ClientSpec,
     resource: ResourceSpec,
     *,
     base_url: str,
@@ -79,66 +91,63 @@ def compile_source(
         params = dict(resource.endpoint.params)
         entries: list[Any] = [
             _rest_entry(
-                spec, resource, window, resource.name, resource.endpoint.path, params, hook, resource.name in cursors
+                client, resource, window, resource.name, resource.endpoint.path, params, hook, resource.name in cursors
             )
         ]
     elif resource.incremental is not None:
         per_key = {_key_resource_name(resource, key): key for key in parent_keys or []}
         entries = [
-            _rest_entry(spec, resource, window, name, *_bound(resource, key), hook, name in cursors)
+            _rest_entry(client, resource, window, name, *_bound(resource, key), hook, name in cursors)
             for name, key in per_key.items()
         ]
     else:
-        entries = _dependent_entries(spec, resource, window, parent_keys or [], hook)
-    client = {"base_url": base_url, "headers": dict(spec.client.headers), "session": session}
-    return CompiledSource({"client": client, "resources": entries}, per_key)
+        entries = _dependent_entries(client, resource, window, parent_keys or [], hook)
+    config = {"base_url": base_url, "headers": dict(client.headers), "session": session}
+    return CompiledSource({"client": config, "resources": entries}, per_key)
 
 
 def build_source(
-    spec: Spec,
     resource: ResourceSpec,
+    api: SourceArgs,
     *,
-    settings: ApiSettings,
-    session: Session,
-    dataset: str,
     window: LoadWindow,
+    records: list[str] | tuple[str, ...] = (),
     parent_keys: list[dict[str, Any]] | None = None,
-    org_slugs: tuple[str, ...] = (),
     state: dict[str, Any] | None = None,
 ) -> BuiltSource:
-    """The compiled config as a dlt source with its row steps, ready to extract. `state` is the dlt
-    pipeline state restored from the destination: an incremental resource with a stored cursor
-    continues from it (minus the lookback), whatever the window start."""
-    cursors = stored_cursors(state or {}, source_name(dataset, resource.name), resource)
+    """The compiled config as a dlt source with its row steps, ready to extract. `records`: the
+    fields of each row its children need, written to its keys table in the same load. `state` is
+    the dlt pipeline state restored from the destination: an incremental resource with a stored
+    cursor continues from it (minus the lookback), whatever the window start."""
+    cursors = stored_cursors(state or {}, source_name(api.dataset, resource.name), resource)
     stats = RequestStats(Progress(resource.name, len(parent_keys) if parent_keys else None))
     inc = resource.incremental
     selector = compile_path(resource.endpoint.data_selector or "$")
     hook = make_response_hook(
         resource.name,
-        settings,
+        api.settings,
         stats,
         resource.endpoint.not_found == "empty",
         resource.endpoint.path,
         on_body=cursor_parser(selector, inc.cursor_path) if inc is not None else None,
     )
     compiled = compile_source(
-        spec,
+        api.client,
         resource,
-        base_url=settings.base_url,
-        session=session,
+        base_url=api.settings.base_url,
+        session=api.session,
         window=window,
         hook=hook,
         parent_keys=parent_keys,
         cursors=cursors,
     )
-    source = rest_api_source(compiled.config, name=source_name(dataset, resource.name))
-    fields = recorded_fields(spec, resource)
+    source = rest_api_source(compiled.config, name=source_name(api.dataset, resource.name))
     for res in list(source.resources.values()):
         if res.name == KEYS_RESOURCE:
             continue
-        add_row_steps(resource, res, window, compiled.per_key.get(res.name), org_slugs)
-        if fields:
-            source.resources.add(_record_keys(res, fields, keys_table(resource.table)))
+        add_row_steps(resource, res, window, compiled.per_key.get(res.name), api.org_slugs)
+        if records:
+            source.resources.add(_record_keys(res, list(records), resource.keys_table))
     return BuiltSource(source, stats)
 
 
@@ -163,7 +172,7 @@ def _record_keys(res: DltResource, fields: list[str], table: str) -> DltResource
 
 
 def _rest_entry(
-    spec: Spec,
+    client: ClientSpec,
     resource: ResourceSpec,
     window: LoadWindow,
     name: str,
@@ -177,7 +186,7 @@ def _rest_entry(
         "params": params,
         # compiled once here: dlt compiles a string selector again for every page
         "data_selector": compile_path(resource.endpoint.data_selector or "$"),
-        "paginator": create_paginator(resource.endpoint.paginator or spec.client.paginator),
+        "paginator": create_paginator(resource.endpoint.paginator or client.paginator),
         "response_actions": [hook],
     }
     if resource.incremental is not None:
@@ -210,7 +219,7 @@ def _key_resource_name(resource: ResourceSpec, key: dict[str, Any]) -> str:
 
 
 def _dependent_entries(
-    spec: Spec,
+    client: ClientSpec,
     resource: ResourceSpec,
     window: LoadWindow,
     parent_keys: list[dict[str, Any]],
@@ -226,7 +235,7 @@ def _dependent_entries(
         return _PLACEHOLDER.sub(lambda m: f"{{resources.{KEYS_RESOURCE}.{m.group(1)}}}", text)
 
     entry = _rest_entry(
-        spec,
+        client,
         resource,
         window,
         resource.name,

@@ -8,7 +8,7 @@ from typing import Any
 import pendulum
 
 from analytics_provider.config.model import ResourceSpec
-from analytics_provider.window import LoadWindow
+from analytics_provider.dlt_source.window import LoadWindow
 
 
 def stored_cursors(state: dict[str, Any], source: str, resource: ResourceSpec) -> set[str]:

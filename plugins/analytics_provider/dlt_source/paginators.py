@@ -15,24 +15,21 @@ class GuardedCursorPaginator(JSONResponseCursorPaginator):
     """dlt's cursor paginator, plus: a token seen before fails the resource instead of re-reading
     the same pages forever. A null, empty or missing token ends paging, as in dlt."""
 
-    def __init__(self, cursor_path: str, cursor_param: str) -> None:
-        super().__init__(cursor_path=cursor_path, cursor_param=cursor_param)
-        self._seen: set[Any] = set()
-
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         super().update_state(response, data)
         token = self._next_reference
         if token is None:
             return
-        if token in self._seen:
+        seen: set[Any] = self.__dict__.setdefault("_seen", set())  # dlt's __init__ is not overridden
+        if token in seen:
             path = response.request.path_url.split("?")[0] if response.request else response.url
             raise AnalyticsApiError(
                 f"GET {path}: the API returned the page token it already returned before "
-                f"(after {len(self._seen)} pages); stopping instead of reading the same pages again",
+                f"(after {len(seen)} pages); stopping instead of reading the same pages again",
                 status=response.status_code,
                 path=path,
             )
-        self._seen.add(token)
+        seen.add(token)
 
 
 def create_paginator(spec: PaginatorSpec) -> BasePaginator:

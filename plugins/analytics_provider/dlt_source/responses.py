@@ -1,11 +1,12 @@
-"""Response handling shared by every resource: counting, key-free errors, 404-as-empty, one JSON parse."""
+"""Response handling shared by every resource: counting, key-free errors, 404-as-empty, one JSON parse;
+the request counts in words for the task log."""
 
 from __future__ import annotations
 
 import codecs
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -127,3 +128,13 @@ def _decode(response: Response) -> Any:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return response.json()
+
+
+def requests_text(by_status: Mapping[int, int], fetched: int = 0) -> str:
+    """`6 requests (HTTP 200: 6)`: statuses that add up to the total, requests for a fetched parent
+    (counted without statuses) named on their own."""
+    total = sum(by_status.values()) + fetched
+    parts = [f"HTTP {status}: {count}" for status, count in sorted(by_status.items())]
+    if fetched:
+        parts.append(f"{fetched} for the parent's rows")
+    return f"{total} requests" + (f" ({', '.join(parts)})" if parts else "")

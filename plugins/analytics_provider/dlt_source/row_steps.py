@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from analytics_provider.config.model import ResourceSpec
+from analytics_provider.dlt_source.window import LoadWindow
 from analytics_provider.exceptions import AnalyticsApiError
-from analytics_provider.window import LoadWindow
 
 if TYPE_CHECKING:
     from dlt.extract import DltResource

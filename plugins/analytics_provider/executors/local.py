@@ -26,7 +26,7 @@ PRELOADED = (
     "duckdb",
     "analytics_provider.operators.load",
     "analytics_provider.dlt_source.builder",
-    "analytics_provider.warehouse.pipeline_run",
+    "analytics_provider.dlt_source.run",
 )
 """What a load task imports before its first request, in import order."""
 

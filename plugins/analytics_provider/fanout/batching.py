@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from analytics_provider.config.model import ResourceSpec, Spec
+    from analytics_provider.config.model import ResourceSpec
     from analytics_provider.fanout.child_keys import KeyList
 
 MAX_MAP_LENGTH = 1024  # Airflow's `[core] max_map_length` default: a longer list fails the plan task
 MIN_BATCH_KEYS = 100
 """The fewest keys a batch is cut down to so that each pool slot gets one (`min_batches`): below it,
 a task's fixed cost (1-2 s) outweighs the requests it takes over."""
+LABEL_MAX = 40
+"""Characters of a mapped task's label: longer ones wrap the UI's breadcrumb."""
 BATCH_REF = "batch_xcom"
 """The key of a batch reference (plan_batch_refs): where the plan task pushed the batch."""
 
@@ -47,11 +49,11 @@ def parent_loads(parent_output: Any, parent_table: str) -> ParentLoads:
     )
 
 
-def read_keys(sql: Any, spec: Spec, child: ResourceSpec, loads: ParentLoads) -> KeyList:
-    """The keys `child` loads, read from the rows `loads` recorded (child_keys.py)."""
+def read_keys(sql: Any, parent: ResourceSpec, child: ResourceSpec, loads: ParentLoads) -> KeyList:
+    """The keys `child` loads, read from the rows `loads` of `parent` recorded (child_keys.py)."""
     from analytics_provider.fanout.child_keys import read_child_keys
 
-    return read_child_keys(sql, spec, child, loads.load_ids, loads.refresh_parents, loads.rows)
+    return read_child_keys(sql, parent, child, loads.load_ids, loads.refresh_parents, loads.rows)
 
 
 def iter_batches(
@@ -74,13 +76,14 @@ def iter_batches(
     spec = load_spec(spec_path)
     resource = spec.resource(child)
     assert resource.parent is not None, f"`{child}` has no parent"
-    loads = parent_loads(parent_output, spec.resource(resource.parent).table)
+    parent = spec.resource(resource.parent)
+    loads = parent_loads(parent_output, parent.table)
     if loads.empty:
         return
     from analytics_provider.warehouse.destinations import open_sql
 
     with open_sql(destination_conn_id, dataset_name) as sql:
-        keys = read_keys(sql, spec, resource, loads)
+        keys = read_keys(sql, parent, resource, loads)
     for start, stop in batch_bounds(len(keys), batch_size, max_batches, min_batches):
         yield keys[start:stop]
 
@@ -170,3 +173,13 @@ def _summaries(parent_output: Any) -> list[Mapping[str, Any]]:
         # index until Airflow answers "not found" (logged as an ERROR line in every plan task)
         outputs = parent_output[:] if isinstance(parent_output, Sequence) else parent_output
     return [o for o in outputs if isinstance(o, Mapping)]
+
+
+def batch_label(keys: Sequence[Mapping[str, Any]]) -> str:
+    """`200 keys from 5f3c…`: the batch size and the start of its first key, at most LABEL_MAX long."""
+    label = f"{len(keys)} keys"
+    if keys:
+        first = ", ".join(str(v) for v in keys[0].values())
+        room = LABEL_MAX - len(label) - len(" from ")
+        label += " from " + (first if len(first) <= room else first[: room - 1] + "…")
+    return label

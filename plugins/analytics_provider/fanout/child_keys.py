@@ -22,10 +22,10 @@ from typing import Any, overload
 
 import orjson
 
-from analytics_provider.config.key_records import KEYS_COLUMN, keys_table, needed_fields
-from analytics_provider.config.keys import child_key_values
-from analytics_provider.config.model import ResourceSpec, Spec
-from analytics_provider.warehouse.sql import already_loaded, table_columns
+from analytics_provider.config.key_records import KEYS_COLUMN
+from analytics_provider.config.model import ResourceSpec
+from analytics_provider.fanout.bind import child_key_values
+from analytics_provider.fanout.sql import already_loaded, table_columns
 
 log = logging.getLogger(__name__)
 FETCH_PAGES = 500
@@ -89,7 +89,7 @@ def distinct_key_list(parent: ResourceSpec, child: ResourceSpec, rows: Iterable[
 
 def read_child_keys(
     sql: Any,
-    spec: Spec,
+    parent: ResourceSpec,
     child: ResourceSpec,
     load_ids: Sequence[str],
     refresh_parents: Sequence[Any] = (),
@@ -99,13 +99,11 @@ def read_child_keys(
     `refresh_parents` (primary keys of parents to re-read), minus the `skip_loaded` ones.
     `parent_rows_loaded` (from the parent's summaries) makes missing records an error, not an
     empty fan-out."""
-    assert child.parent is not None
-    parent = spec.resource(child.parent)
-    table = keys_table(parent.table)
+    table = parent.keys_table
     counted = [0]
 
     def rows() -> Iterator[dict[str, Any]]:  # streamed: counted, never held as a list
-        for row in recorded_rows(sql, table, needed_fields(child), load_ids) if load_ids else ():
+        for row in recorded_rows(sql, table, child.reads, load_ids) if load_ids else ():
             counted[0] += 1
             yield row
 
@@ -165,9 +163,9 @@ def _one_kind(keys: list[tuple[Any, ...]], position: int) -> bool:
     return all(isinstance(k[position], str) for k in keys) or all(isinstance(k[position], (int, float)) for k in keys)
 
 
-def prune_keys(sql: Any, parent_table: str, now: datetime) -> None:
-    """Drop recorded keys older than `KEEP_KEYS` (load ids are the load's start, in epoch seconds)."""
-    table = keys_table(parent_table)
+def prune_keys(sql: Any, table: str, now: datetime) -> None:
+    """Drop the keys recorded in `table` (a parent's keys table) longer ago than `KEEP_KEYS` (load
+    ids are the load's start, in epoch seconds)."""
     if table_columns(sql, table) is None:
         return
     cutoff = f"{(now - KEEP_KEYS).timestamp():.6f}"

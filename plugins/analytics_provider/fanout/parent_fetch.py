@@ -8,39 +8,32 @@ with the DAG run instead of after the parent's task (bench/fanout.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from requests import Session
-
-from analytics_provider.config.model import ResourceSpec, Spec
-from analytics_provider.dlt_source.builder import build_source
+from analytics_provider.config.model import ResourceSpec
+from analytics_provider.dlt_source.builder import SourceArgs, build_source
+from analytics_provider.dlt_source.window import LoadWindow
 from analytics_provider.fanout.child_keys import distinct_keys
-from analytics_provider.hooks.analytics_api import ApiSettings
-from analytics_provider.window import LoadWindow
 
 log = logging.getLogger(__name__)
 
 
 def fetch_parent_keys(
-    spec: Spec,
-    child: ResourceSpec,
-    *,
-    settings: ApiSettings,
-    session: Session,
-    dataset: str,
-    window: LoadWindow,
-    org_slugs: tuple[str, ...] = (),
+    child: ResourceSpec, parents: Sequence[ResourceSpec], api: SourceArgs, window: LoadWindow
 ) -> tuple[list[dict[str, Any]], int]:
     """The distinct keys `child` loads, from its parent's rows as the API lists them now (the org
-    filter applied, as in the parent's own load), in the order batches use; and the requests made."""
-    assert child.parent is not None, f"`{child.name}` has no parent"
-    parent = spec.resource(child.parent).for_api(settings.api_version)
-    args = {"settings": settings, "session": session, "dataset": dataset, "window": window, "org_slugs": org_slugs}
-    above, made = None, 0
-    if parent.fetch_parent:  # a parent that reads its own parent's rows (v3 `projects`: per org)
-        above, made = fetch_parent_keys(spec, parent, **args)
-    built = build_source(spec, parent, parent_keys=above, **args)
-    rows = list(built.source.resources[parent.name])
-    found = distinct_keys(parent, child, rows)
-    log.info("`%s`: %d keys from %d `%s` rows read from the API", child.name, len(found), len(rows), parent.name)
-    return found, made + built.stats.total
+    filter applied, as in the parent's own load), in the order batches use; and the requests made.
+    `parents`: the child's parent, then that parent's parent while each reads its own parent from
+    the API (v3 `projects`: per org), as the connection's API version reads them."""
+    assert parents, f"`{child.name}` has no parent to fetch"
+    top_down = list(reversed(parents))
+    keys: list[dict[str, Any]] | None = None
+    made = 0
+    for parent, below in zip(top_down, [*top_down[1:], child], strict=True):
+        built = build_source(parent, api=api, window=window, parent_keys=keys)
+        rows = list(built.source.resources[parent.name])
+        keys = distinct_keys(parent, below, rows)
+        made += built.stats.total
+        log.info("`%s`: %d keys from %d `%s` rows read from the API", below.name, len(keys), len(rows), parent.name)
+    return keys or [], made

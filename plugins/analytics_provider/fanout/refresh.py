@@ -11,14 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from analytics_provider.config.model import RefreshSpec, ResourceSpec, Spec
-from analytics_provider.warehouse.sql import query_rows, table_columns
-from analytics_provider.window import duration
-
-if TYPE_CHECKING:
-    from analytics_provider.window import LoadWindow
+from analytics_provider.config.model import RefreshSpec, ResourceSpec
+from analytics_provider.dlt_source.window import duration
+from analytics_provider.fanout.sql import query_rows, table_columns
 
 log = logging.getLogger(__name__)
 _SHOWN = 20
@@ -49,9 +46,9 @@ class RefreshPlan:
         }
 
 
-def refresh_for(spec: Spec, resource: ResourceSpec, sql: Any, reference: datetime, log: Any) -> RefreshPlan | None:
-    """The refresh plan of a parent that has one and children to refresh, logged; else None."""
-    if resource.refresh is None or not spec.children(resource.name):
+def refresh_for(resource: ResourceSpec, sql: Any, reference: datetime, log: Any) -> RefreshPlan | None:
+    """The refresh plan of a parent that has one, logged; else None."""
+    if resource.refresh is None:
         return None
     plan = plan_refresh(sql, resource.table, resource.primary_key[0], resource.refresh, reference)
     log.info(
@@ -115,17 +112,16 @@ def _as_datetime(value: Any) -> datetime:
 
 
 def after_parent_load(
-    spec: Spec, resource: ResourceSpec, window: LoadWindow, context: Any, log: Any
+    resource: ResourceSpec, has_children: bool, reference: Callable[[], datetime] | None, log: Any
 ) -> Callable[[Any], Any] | None:
     """For a parent: the SQL that must see its load, under the same lock (prune the recorded keys;
-    on a scheduled run, plan the refresh of unfinished children)."""
-    if not spec.children(resource.name):
+    given `reference()`, a scheduled run's 'now', plan the refresh of unfinished children)."""
+    if not has_children:
         return None
     from analytics_provider.fanout.child_keys import prune_keys
-    from analytics_provider.window import reference_time
 
     def after(sql: Any) -> Any:
-        prune_keys(sql, resource.table, datetime.now(timezone.utc))
-        return None if window.stateless else refresh_for(spec, resource, sql, reference_time(context), log)
+        prune_keys(sql, resource.keys_table, datetime.now(timezone.utc))
+        return None if reference is None else refresh_for(resource, sql, reference(), log)
 
     return after

@@ -2,63 +2,83 @@
 
 - a batch: given as `parent_keys`, or a reference to the batch a `plan_<child>` task pushed;
 - the parent's loads (`parent_output`): the keys those loads recorded, read from the destination
-  once the task holds its lock (`read_recorded`);
+  under the dataset's lock;
 - `fetch_parent`: the parent's rows read from the API in this task (parent_fetch.py).
 
 A root resource has none. What the operator does with an empty answer (skip, or load nothing) is
-its own business: this module only says where the keys are and why there are none.
+its own business: this module only says what the keys are, or why there are none.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from analytics_provider.config.model import ResourceSpec, Spec
-from analytics_provider.fanout.batching import ParentLoads, is_batch_ref, parent_loads, pull_batch, read_keys
+from analytics_provider.config.model import ResourceSpec
+from analytics_provider.fanout.batching import batch_label, is_batch_ref, parent_loads, pull_batch, read_keys
+
+if TYPE_CHECKING:
+    from analytics_provider.dlt_source.builder import SourceArgs
+    from analytics_provider.dlt_source.window import LoadWindow
 
 
 @dataclass
 class TaskKeys:
-    """The keys known before the load (`keys`), or where to read them once it holds the lock (`loads`)."""
+    """A task's keys: None for a root resource, else the keys of its batch (maybe none)."""
 
-    keys: list[dict[str, Any]] | None = None
-    loads: ParentLoads | None = None
-    fetched: bool = False
-    """The keys were read from the API in this task (`fetch_parent`)."""
-    fetched_requests: int = 0
-    """Requests made to read the parent's rows."""
+    keys: Sequence[dict[str, Any]] | None = None
+    label: str | None = None
+    """The mapped task's name in the UI (`map_index_template="{{ batch }}"`): its batch; None for a root."""
     nothing_because: str | None = None
-    """Set when there is nothing to load, and why (the parent loaded nothing)."""
+    """Set when the parent gave this child nothing to load, and why: the task is skipped."""
+    fetched_requests: int = 0
+    """Requests made to read the parent's rows (`fetch_parent`)."""
 
 
 def resolve_task_keys(
-    spec: Spec,
-    resource: ResourceSpec,
+    child: ResourceSpec,
+    parent: ResourceSpec | None,
+    fetched: Sequence[ResourceSpec],
     parent_keys: Any,
     parent_output: Any,
     context: Any,
-    source_args: dict[str, Any],
+    *,
+    reading: Callable[[], contextlib.AbstractContextManager[Any]],
+    api: SourceArgs | None = None,
+    window: LoadWindow | None = None,
 ) -> TaskKeys:
-    """Where this task's keys come from. `source_args` are what a fetched parent's source is built with."""
+    """The keys of this task. `reading()`: dlt's SQL client on the dataset, under its lock.
+    `fetched`: the parents a `fetch_parent` child reads from the API, its own first, built with
+    `api` over `window`."""
+    if parent is None:
+        return TaskKeys()
     if is_batch_ref(parent_keys):
         parent_keys = pull_batch(parent_keys, context)
-    if parent_output is not None and resource.parent is not None:
-        loads = parent_loads(parent_output, spec.resource(resource.parent).table)
+    if parent_output is not None:
+        loads = parent_loads(parent_output, parent.table)
         if loads.empty:
-            return TaskKeys(nothing_because=f"`{resource.parent}` loaded nothing: no `{resource.name}` to load")
-        return TaskKeys(loads=loads)
-    if resource.fetch_parent and parent_keys is None:
+            return TaskKeys(
+                label=batch_label([]), nothing_because=f"`{parent.name}` loaded nothing: no `{child.name}` to load"
+            )
+        with reading() as sql:
+            recorded = read_keys(sql, parent, child, loads)
+        return _found(child, recorded, "loaded")
+    if child.fetch_parent and parent_keys is None:
         from analytics_provider.fanout.parent_fetch import fetch_parent_keys
 
-        keys, fetched = fetch_parent_keys(spec, resource, **source_args)
-        return TaskKeys(keys=keys, fetched=True, fetched_requests=fetched)
-    return TaskKeys(keys=parent_keys)
+        assert api is not None and window is not None, "a fetched parent is read with the task's source"
+        keys, made = fetch_parent_keys(child, fetched, api, window)
+        return _found(child, keys, "the API listed", made)
+    keys = list(parent_keys or [])
+    return TaskKeys(keys=keys, label=batch_label(keys))
 
 
-def read_recorded(sql: Any, spec: Spec, resource: ResourceSpec, task_keys: TaskKeys) -> list[dict[str, Any]] | None:
-    """The keys, reading what the parent's loads recorded when that is where they are (`sql`: a
-    client of the destination, under the dataset's lock)."""
-    if task_keys.loads is None:
-        return task_keys.keys
-    return list(read_keys(sql, spec, resource, task_keys.loads))
+def _found(child: ResourceSpec, keys: Sequence[dict[str, Any]], where: str, made: int = 0) -> TaskKeys:
+    """Keys read for `child` (from what its parent loaded, or what the API listed): none skip the task."""
+    if not keys:
+        return TaskKeys(
+            label=batch_label([]), nothing_because=f"no `{child.name}` keys in what `{child.parent}` {where}"
+        )
+    return TaskKeys(keys=keys, label=batch_label(keys), fetched_requests=made)

@@ -9,34 +9,11 @@ Nothing here imports OpenLineage until the listener asks, so the provider stays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-
-@dataclass
-class WrittenTables:
-    """What a load wrote, recorded while the dlt pipeline is at hand."""
-
-    namespace: str
-    prefix: str
-    """Prepended to each table name: `<database>.<schema>` (PostgreSQL) or `<schema>` (DuckDB)."""
-    tables: dict[str, dict[str, str]] = field(default_factory=dict)
-    """table -> {column: dlt data type}"""
-    rows: dict[str, int] = field(default_factory=dict)
-
-
-def record_written(pipeline: Any, dataset: str, rows: dict[str, int]) -> WrittenTables:
-    """The tables of `rows` with their columns, and where they live (never credentials)."""
-    namespace, prefix = _destination_namespace(pipeline, dataset)
-    schema = pipeline.default_schema
-    tables = {
-        table: {name: str(col.get("data_type", "")) for name, col in schema.get_table_columns(table).items()}
-        for table in rows
-        if table in schema.tables
-    }
-    return WrittenTables(namespace, prefix, tables, dict(rows))
+if TYPE_CHECKING:
+    from analytics_provider.warehouse.written import WrittenTables
 
 
 def api_inputs(base_url: str, spec: Any, resource: Any) -> list[tuple[str, str]]:
@@ -54,16 +31,6 @@ def api_dataset_name(base_url: str, path: str) -> tuple[str, str]:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return f"{parts.scheme or 'https'}://{netloc}", parts.path.rstrip("/") + path
-
-
-def _destination_namespace(pipeline: Any, dataset: str) -> tuple[str, str]:
-    kind = pipeline.destination.destination_name
-    credentials = pipeline.destination_client().config.credentials
-    if kind == "postgres":
-        return f"postgres://{credentials.host}:{credentials.port or 5432}", f"{credentials.database}.{dataset}"
-    if kind == "duckdb":
-        return f"duckdb://{Path(str(credentials.database)).resolve()}", dataset
-    return f"{kind}://", dataset
 
 
 class LineageMixin:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,18 +9,17 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from analytics_provider.config.loader import load_spec
-from analytics_provider.config.model import ResourceSpec, Spec
+from analytics_provider.config.model import Spec
 from analytics_provider.exceptions import AnalyticsApiError, AnalyticsAuthError
 from analytics_provider.hooks.analytics_api import AnalyticsApiHook, ApiSettings
 from analytics_provider.operators.arguments import mask_key, slugs, truthy
 from analytics_provider.operators.failures import translate_failure
-from analytics_provider.operators.lineage import LineageMixin, api_inputs, record_written
-from analytics_provider.operators.wording import batch_label, requests_text
+from analytics_provider.operators.lineage import LineageMixin, api_inputs
 
 if TYPE_CHECKING:
-    from analytics_provider.fanout.task_keys import TaskKeys
+    from analytics_provider.dlt_source.builder import SourceArgs
+    from analytics_provider.operators.task import LoadTask
     from analytics_provider.warehouse.destinations import DestinationTarget
-    from analytics_provider.window import LoadWindow
 
 
 class AnalyticsLoadOperator(LineageMixin, BaseOperator):
@@ -114,178 +111,81 @@ class AnalyticsLoadOperator(LineageMixin, BaseOperator):
         hook = AnalyticsApiHook(self.analytics_conn_id, client=spec.client)
         settings = hook.get_settings()
         mask_key(settings)
-        resource = spec.resource(self.resource).for_api(settings.api_version)
+        name = spec.resource(self.resource).for_api(settings.api_version).name
         try:
-            return self._run(context, spec, resource, hook, settings)
+            return self._resolve_and_run(context, spec, hook, settings)
         except AnalyticsAuthError as exc:
             error: BaseException = AirflowFailException(str(exc))
         except (AnalyticsApiError, AirflowSkipException):
             raise
         except Exception as exc:
-            error = translate_failure(exc, resource.name, settings.redact)
+            error = translate_failure(exc, name, settings.redact)
         # raised outside the except blocks, so no __context__ carries dlt's original texts along
         raise error
 
-    def _run(
-        self, context: Any, spec: Spec, resource: ResourceSpec, hook: AnalyticsApiHook, settings: ApiSettings
+    def _resolve_and_run(
+        self, context: Any, spec: Spec, hook: AnalyticsApiHook, settings: ApiSettings
     ) -> dict[str, Any]:
-        """The task's steps: window, destination, keys, then the load (`_load`)."""
+        """What the task works on, resolved once (the resource, its window, the destination, the
+        API's session), then the work (`_run`)."""
         from analytics_provider.dlt_runtime import route_dlt_logging
-        from analytics_provider.fanout.task_keys import resolve_task_keys
+        from analytics_provider.dlt_source.builder import SourceArgs
+        from analytics_provider.operators.task import resolve_load_task
         from analytics_provider.warehouse.destinations import resolve_destination
-        from analytics_provider.window import past_retention
 
         route_dlt_logging(self.log)
-        self._lineage_inputs = api_inputs(settings.base_url, spec, resource)  # OpenLineage
-        window = self._window(context, resource)
-        retained_since = past_retention(resource, window, self.log)
+        task = resolve_load_task(
+            spec, self.resource, settings.api_version, context, start=self.start, end=self.end, log=self.log
+        )
+        self._lineage_inputs = api_inputs(settings.base_url, spec, task.resource)  # OpenLineage
         target = resolve_destination(self.destination_conn_id)
-        source_args = {  # what the dlt source of this resource (and of a fetched parent) is built with
-            "settings": settings,
-            "session": hook.get_conn(spec.client.error_handler),
-            "dataset": self.dataset_name,
-            "window": window,
-            "org_slugs": slugs(self.org_slugs) or settings.org_slugs,
-        }
-        task_keys = resolve_task_keys(spec, resource, self.parent_keys, self.parent_output, context, source_args)
-        if task_keys.nothing_because:
-            _label_batch(context, [])
-            raise AirflowSkipException(task_keys.nothing_because)
-        self.parent_keys = task_keys.keys
-        if resource.parent is not None and task_keys.loads is None and not task_keys.fetched and not self.parent_keys:
-            self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", resource.name)
-            _label_batch(context, [])
-            return self._summary(resource, window, {}, [], 0, 0)
-        summary = self._load(context, spec, resource, target, task_keys, source_args)
-        if retained_since is not None:
-            summary["served_since"] = retained_since  # the window starts before the API's retention
-        return summary
-
-    def _window(self, context: Any, resource: ResourceSpec) -> LoadWindow:
-        from analytics_provider.window import resolve_window
-
-        initial = resource.incremental.initial_lookback if resource.incremental else None
-        return resolve_window(
-            context, start=self.start, end=self.end, **({"initial_lookback": initial} if initial else {})
+        api = SourceArgs(  # what the dlt source of this resource (and of a fetched parent) is built with
+            settings=settings,
+            session=hook.get_conn(spec.client.error_handler),
+            client=spec.client,
+            dataset=self.dataset_name,
+            org_slugs=slugs(self.org_slugs) or settings.org_slugs,
         )
+        return self._run(context, task, api, target)
 
-    def _load(
-        self,
-        context: Any,
-        spec: Spec,
-        resource: ResourceSpec,
-        target: DestinationTarget,
-        task_keys: TaskKeys,
-        source_args: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Keys read under the lock, the source built on the restored state, one dlt run, the summary."""
-        import dlt
-
-        from analytics_provider.dlt_source.builder import build_source, source_name
+    def _run(self, context: Any, task: LoadTask, api: SourceArgs, target: DestinationTarget) -> dict[str, Any]:
+        """The task's steps: its keys, the SQL its load must run for its children, the load."""
+        from analytics_provider.dlt_source.run import RunOptions, load_resource, load_summary
         from analytics_provider.fanout.refresh import after_parent_load
-        from analytics_provider.fanout.task_keys import read_recorded
-        from analytics_provider.warehouse.pipeline_run import forget_cursors, run_pipeline
+        from analytics_provider.fanout.task_keys import resolve_task_keys
 
-        window = source_args["window"]
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
-            pipeline = dlt.pipeline(
-                pipeline_name=f"{self.dataset_name}__{resource.name}" + ("__window" if window.stateless else ""),
-                destination=target.factory(),
-                dataset_name=self.dataset_name,
-                pipelines_dir=workdir,
-            )
-            with target.holding(self.dataset_name, pipeline):
-                pipeline.sync_destination()
-                if task_keys.loads is not None:
-                    with pipeline.sql_client() as sql:  # under the lock, like every read of the destination
-                        self.parent_keys = read_recorded(sql, spec, resource, task_keys)
-            self._check_keys(context, resource)
-            self._log_start(resource, target, window)
-            if truthy(self.full_refresh) and resource.incremental and not window.stateless:
-                forgotten = forget_cursors(pipeline, source_name(self.dataset_name, resource.name))
-                self.log.info("Full refresh of `%s`: forgot %d stored cursors", resource.name, forgotten)
-            built = build_source(
-                spec, resource, parent_keys=self.parent_keys, state=dict(pipeline.state), **source_args
-            )
-            result = run_pipeline(
-                pipeline,
-                built.source,
-                target=target,
-                dataset=self.dataset_name,
-                file_format=self.loader_file_format,
-                strict_schema=self.strict_schema,
-                after_load=after_parent_load(spec, resource, window, context, self.log),
-                describe=lambda s: self.log.info(
-                    "Extracted `%s`: %d requests in %.1fs", resource.name, built.stats.total, s
-                ),
-            )
-            self._lineage_written = record_written(pipeline, self.dataset_name, result.rows)  # OpenLineage
-        return self._loaded_summary(resource, window, built, result, task_keys.fetched_requests, started)
-
-    def _loaded_summary(
-        self, resource: ResourceSpec, window: LoadWindow, built: Any, result: Any, fetched: int, started: float
-    ) -> dict[str, Any]:
-        """The task log's last line and the XCom summary of a load."""
-        self.log.info(
-            "Loaded `%s`: rows %s, load %s, %s, %.1fs",
-            resource.name,
-            result.rows or "{}",
-            ",".join(result.load_ids) or "-",
-            requests_text(built.stats.by_status, fetched),
-            time.monotonic() - started,
+        keys = resolve_task_keys(
+            task.resource,
+            task.parent,
+            task.fetched,
+            self.parent_keys,
+            self.parent_output,
+            context,
+            api=api,
+            window=task.window,
+            reading=lambda: target.reading(self.dataset_name),
         )
-        requests_made = fetched + built.stats.total
-        summary = self._summary(
-            resource, window, result.rows, result.load_ids, requests_made, built.stats.not_found_as_empty
+        if keys.label is not None and hasattr(context, "__setitem__"):
+            context["batch"] = keys.label  # the mapped task's name in the UI
+        if keys.nothing_because:
+            raise AirflowSkipException(keys.nothing_because)
+        after_load = after_parent_load(task.resource, task.has_children, task.reference, self.log)
+        if keys.keys is not None and not keys.keys:
+            self.log.info("Resource `%s`: no parent keys in this batch; nothing to load.", task.resource.name)
+            return load_summary(task.resource, task.window, keys.keys)
+        loaded = load_resource(
+            task.resource,
+            task.window,
+            keys.keys,
+            records=task.records,
+            api=api,
+            target=target,
+            options=RunOptions(self.loader_file_format, self.strict_schema, truthy(self.full_refresh)),
+            after_load=after_load,
+            fetched_requests=keys.fetched_requests,
+            log=self.log,
         )
-        refresh = result.after_load
-        if refresh is not None:
-            summary["refresh"] = refresh.summary()
-            summary["refresh_parents"] = refresh.parents()
-        return summary
-
-    def _check_keys(self, context: Any, resource: ResourceSpec) -> None:
-        """A child's task is named after its keys in the UI, and skipped when it has none."""
-        if resource.parent is None:
-            return
-        _label_batch(context, self.parent_keys or [])
-        if not self.parent_keys:
-            where = "the API listed" if resource.fetch_parent else "loaded"
-            raise AirflowSkipException(f"no `{resource.name}` keys in what `{resource.parent}` {where}")
-
-    def _log_start(self, resource: ResourceSpec, target: DestinationTarget, window: LoadWindow) -> None:
-        self.log.info(
-            "Loading `%s` (%s%s) into %s, dataset `%s`, window %s",
-            resource.name,
-            resource.endpoint.path,
-            f", {len(self.parent_keys or [])} parent keys" if resource.parent else "",
-            target.display,
-            self.dataset_name,
-            window.describe() if resource.incremental else "n/a (full read)",
-        )
-
-    def _summary(
-        self,
-        resource: ResourceSpec,
-        window: Any,
-        rows: dict[str, int],
-        load_ids: list[str],
-        requests_made: int,
-        not_found_as_empty: int,
-    ) -> dict[str, Any]:
-        return {
-            "resource": resource.name,
-            "rows": rows,
-            "load_ids": load_ids,
-            "requests": requests_made,
-            "not_found_as_empty": not_found_as_empty,
-            "window": window.to_dict() if resource.incremental else None,
-            "parent_keys": len(self.parent_keys or []),
-        }
-
-
-def _label_batch(context: Any, keys: list[dict[str, Any]]) -> None:
-    """The mapped task's name in the UI (`map_index_template="{{ batch }}"`): its keys."""
-    if hasattr(context, "__setitem__"):
-        context["batch"] = batch_label(keys)
+        self._lineage_written = loaded.written  # OpenLineage
+        if task.served_since is not None:
+            loaded.summary["served_since"] = task.served_since  # the window starts before the API's retention
+        return loaded.summary

@@ -64,28 +64,31 @@ class DestinationTarget:
                 params["credentials"] = own
                 conn.close()
 
+    @contextlib.contextmanager
+    def reading(self, dataset: str) -> Iterator[Any]:
+        """dlt's SQL client on `dataset`, under the dataset's lock: for reading what loads wrote (a
+        throwaway dlt pipeline in a temp dir; no state is read or written)."""
+        import dlt
+
+        with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
+            pipeline = dlt.pipeline(
+                pipeline_name=f"{dataset}__read",
+                destination=self.factory(),
+                dataset_name=dataset,
+                pipelines_dir=workdir,
+            )
+            with self.holding(dataset, pipeline), pipeline.sql_client() as sql:
+                yield sql
+
 
 @contextlib.contextmanager
 def open_sql(conn_id: str | None, dataset: str) -> Iterator[Any]:
-    """dlt's SQL client on `dataset` of the destination, under the dataset's lock: for tasks that
-    read what loads wrote (a throwaway dlt pipeline in a temp dir; no state is read or written)."""
-    import tempfile
-
+    """`DestinationTarget.reading` of the destination of `conn_id`, for tasks that have no target yet."""
     from analytics_provider.dlt_runtime import configure_dlt_environment
 
     configure_dlt_environment()
-    import dlt
-
-    target = resolve_destination(conn_id)
-    with tempfile.TemporaryDirectory(prefix="analytics_dlt_") as workdir:
-        pipeline = dlt.pipeline(
-            pipeline_name=f"{dataset}__read",
-            destination=target.factory(),
-            dataset_name=dataset,
-            pipelines_dir=workdir,
-        )
-        with target.holding(dataset, pipeline), pipeline.sql_client() as sql:
-            yield sql
+    with resolve_destination(conn_id).reading(dataset) as sql:
+        yield sql
 
 
 def default_duckdb_path() -> Path:
